@@ -1,0 +1,7 @@
+"""Placeholder: `data_check` is being written."""
+
+import argparse
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    pass

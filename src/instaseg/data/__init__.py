@@ -1,0 +1,1 @@
+"""Datasets: formats, validation, the built-in synthetic dataset."""

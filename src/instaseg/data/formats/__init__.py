@@ -1,0 +1,1 @@
+"""Readers and writers of dataset formats; each converts to and from InstanceDataset."""

@@ -1,0 +1,149 @@
+"""The instances of one image: boxes, masks, class ids and optional scores, kept aligned."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from instaseg.structures.masks import Mask, bitmaps_to_rles
+
+
+def boxes_from_masks(masks: torch.Tensor) -> torch.Tensor:
+    """Tight xyxy boxes (pixel edges, exclusive max) of (N, H, W) bool masks; empty masks give zeros."""
+    if masks.numel() == 0:
+        return torch.zeros((masks.shape[0], 4), dtype=torch.float32, device=masks.device)
+    rows = masks.any(dim=2)  # (N, H)
+    cols = masks.any(dim=1)  # (N, W)
+    height, width = masks.shape[1:]
+    y_idx = torch.arange(height, device=masks.device)
+    x_idx = torch.arange(width, device=masks.device)
+    big = max(height, width) + 1
+    y0 = torch.where(rows, y_idx, big).min(dim=1).values
+    y1 = torch.where(rows, y_idx, -1).max(dim=1).values + 1
+    x0 = torch.where(cols, x_idx, big).min(dim=1).values
+    x1 = torch.where(cols, x_idx, -1).max(dim=1).values + 1
+    boxes = torch.stack([x0, y0, x1, y1], dim=1).float()
+    empty = ~rows.any(dim=1)
+    boxes[empty] = 0.0
+    return boxes
+
+
+@dataclass
+class Instances:
+    """Instances of one image.
+
+    Attributes:
+        image_size: (height, width) of the image the instances live in.
+        boxes: (N, 4) float boxes, xyxy in pixels.
+        masks: (N, H, W) bool bitmaps at ``image_size``.
+        labels: (N,) int64 class ids (contiguous, 0-based, as the model sees them).
+        scores: (N,) float confidences, or None for ground truth.
+    """
+
+    image_size: tuple[int, int]
+    boxes: torch.Tensor
+    masks: torch.Tensor
+    labels: torch.Tensor
+    scores: torch.Tensor | None = None
+
+    def __post_init__(self) -> None:
+        n = len(self.labels)
+        height, width = self.image_size
+        if self.boxes.shape != (n, 4):
+            raise ValueError(f"boxes must be ({n}, 4); got {tuple(self.boxes.shape)}")
+        if self.masks.shape != (n, height, width):
+            raise ValueError(f"masks must be ({n}, {height}, {width}); got {tuple(self.masks.shape)}")
+        if self.scores is not None and self.scores.shape != (n,):
+            raise ValueError(f"scores must be ({n},); got {tuple(self.scores.shape)}")
+
+    # Construction
+    @classmethod
+    def empty(cls, image_size: tuple[int, int], with_scores: bool = False) -> "Instances":
+        height, width = image_size
+        return cls(image_size=(height, width), boxes=torch.zeros((0, 4)),
+                   masks=torch.zeros((0, height, width), dtype=torch.bool),
+                   labels=torch.zeros((0,), dtype=torch.int64),
+                   scores=torch.zeros((0,)) if with_scores else None)
+
+    @classmethod
+    def from_masks(cls, masks: torch.Tensor | np.ndarray, labels: Sequence[int] | torch.Tensor,
+                   scores: Sequence[float] | torch.Tensor | None = None) -> "Instances":
+        """Boxes are computed as the tight boxes of the masks."""
+        masks_t = torch.as_tensor(np.asarray(masks) if isinstance(masks, np.ndarray) else masks).bool()
+        labels_t = torch.as_tensor(labels, dtype=torch.int64).reshape(-1)
+        scores_t = None if scores is None else torch.as_tensor(scores, dtype=torch.float32).reshape(-1)
+        return cls(image_size=(int(masks_t.shape[1]), int(masks_t.shape[2])), boxes=boxes_from_masks(masks_t),
+                   masks=masks_t, labels=labels_t, scores=scores_t)
+
+    @classmethod
+    def from_mask_objects(cls, masks: Sequence[Mask], labels: Sequence[int], image_size: tuple[int, int],
+                          scores: Sequence[float] | None = None) -> "Instances":
+        height, width = image_size
+        stacked = (np.stack([m.to_bitmap() for m in masks]) if masks
+                   else np.zeros((0, height, width), dtype=bool))
+        return cls.from_masks(stacked, labels, scores)
+
+    # Container behaviour
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, index: int | slice | torch.Tensor | Sequence[int]) -> "Instances":
+        """Select by an int, a slice, a bool mask or a list/tensor of indices; always returns Instances."""
+        if isinstance(index, int):
+            index = slice(index, index + 1 if index != -1 else None)
+        elif not isinstance(index, slice):
+            index = torch.as_tensor(index)
+            if index.dtype != torch.bool:
+                index = index.long()
+        return replace(self, boxes=self.boxes[index], masks=self.masks[index], labels=self.labels[index],
+                       scores=None if self.scores is None else self.scores[index])
+
+    @staticmethod
+    def cat(items: Sequence["Instances"]) -> "Instances":
+        if not items:
+            raise ValueError("Instances.cat needs at least one Instances")
+        sizes = {tuple(i.image_size) for i in items}
+        if len(sizes) != 1:
+            raise ValueError(f"cannot concatenate instances of different image sizes {sorted(sizes)}")
+        has_scores = {i.scores is not None for i in items}
+        if len(has_scores) != 1:
+            raise ValueError("cannot concatenate instances with and without scores")
+        return Instances(image_size=items[0].image_size,
+                         boxes=torch.cat([i.boxes for i in items]), masks=torch.cat([i.masks for i in items]),
+                         labels=torch.cat([i.labels for i in items]),
+                         scores=torch.cat([i.scores for i in items]) if items[0].scores is not None else None)
+
+    def to(self, device: torch.device | str) -> "Instances":
+        return replace(self, **{f.name: getattr(self, f.name).to(device) for f in fields(self)
+                                if isinstance(getattr(self, f.name), torch.Tensor)})
+
+    @property
+    def device(self) -> torch.device:
+        return self.boxes.device
+
+    # Derived quantities
+    def mask_areas(self) -> torch.Tensor:
+        """(N,) pixel counts of the masks."""
+        return self.masks.flatten(1).sum(dim=1)
+
+    def box_areas(self) -> torch.Tensor:
+        return ((self.boxes[:, 2] - self.boxes[:, 0]).clamp(min=0)
+                * (self.boxes[:, 3] - self.boxes[:, 1]).clamp(min=0))
+
+    def mask_rles(self) -> list[dict]:
+        """COCO compressed RLEs (string counts) of the masks."""
+        return bitmaps_to_rles(self.masks.cpu().numpy())
+
+    def mask_objects(self) -> list[Mask]:
+        return [Mask.from_rle(r) for r in self.mask_rles()]
+
+    def instance_id_map(self) -> np.ndarray:
+        """(H, W) uint16 map: 0 background, k for the k-th instance (1-based); later instances drawn on top
+        of earlier ones, so draw order follows the container order (sort by score first if needed)."""
+        id_map = np.zeros(self.image_size, dtype=np.uint16)
+        for k, mask in enumerate(self.masks.cpu().numpy(), start=1):
+            id_map[mask] = k
+        return id_map
