@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -42,3 +43,19 @@ def prepare_output_dir(path: str | Path, overwrite: bool = False) -> Path:
         raise InstasegError(f"{path}: folder is not empty; choose another --out or pass --overwrite")
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def copy_file(source: Path, target: Path) -> None:
+    """Copy ``source`` to ``target`` atomically; a copy, not a link, so editing an output never changes the
+    user's original. A ``target`` that already is ``source`` is left alone."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if target.exists() and os.path.samefile(source, target):
+        return
+    handle, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    os.close(handle)
+    try:
+        shutil.copy2(source, temp)
+        os.replace(temp, target)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
