@@ -1,0 +1,72 @@
+"""Mask R-CNN built from torchvision's detection parts, with instaseg's inputs and outputs.
+
+Inputs are lists of (3, H, W) float images in [0, 1] and, in training, ``Instances`` with 0-based labels;
+training returns named losses, inference returns one ``Instances`` per image at the input's size.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torchvision.models.detection.image_list import ImageList
+from torchvision.models.detection.roi_heads import paste_masks_in_image
+
+from instaseg.structures.instances import Instances
+
+
+class MaskRCNN(nn.Module):
+    """Backbone+FPN -> RPN -> RoI heads (box and mask) -> pasted masks."""
+
+    def __init__(self, *, backbone: nn.Module, rpn: nn.Module, roi_heads: nn.Module,
+                 pixel_mean: tuple[float, ...], pixel_std: tuple[float, ...], size_divisibility: int = 32,
+                 mask_threshold: float = 0.5) -> None:
+        super().__init__()
+        self.backbone = backbone
+        self.rpn = rpn
+        self.roi_heads = roi_heads
+        self.register_buffer("pixel_mean", torch.tensor(pixel_mean).view(3, 1, 1), persistent=False)
+        self.register_buffer("pixel_std", torch.tensor(pixel_std).view(3, 1, 1), persistent=False)
+        self.size_divisibility = size_divisibility
+        self.mask_threshold = mask_threshold
+
+    def forward(self, images: list[torch.Tensor], targets: list[Instances] | None = None
+                ) -> dict[str, torch.Tensor] | list[Instances]:
+        """Training (``targets`` given): dict of losses. Inference: list of Instances with scores."""
+        batch = self.preprocess(images)
+        features = self.backbone(batch.tensors)
+        if targets is not None:
+            detection_targets = [self._to_detection_target(t) for t in targets]
+            proposals, rpn_losses = self.rpn(batch, features, detection_targets)
+            _, roi_losses = self.roi_heads(features, proposals, batch.image_sizes, detection_targets)
+            return {**rpn_losses, **roi_losses}
+        proposals, _ = self.rpn(batch, features)
+        detections, _ = self.roi_heads(features, proposals, batch.image_sizes)
+        return [self.postprocess(d, size) for d, size in zip(detections, batch.image_sizes)]
+
+    def preprocess(self, images: list[torch.Tensor]) -> ImageList:
+        """Normalise and zero-pad to one (B, 3, H', W') batch whose sides are multiples of the stride."""
+        sizes = [(int(i.shape[-2]), int(i.shape[-1])) for i in images]
+        stride = self.size_divisibility
+        height = -(-max(s[0] for s in sizes) // stride) * stride
+        width = -(-max(s[1] for s in sizes) // stride) * stride
+        batch = images[0].new_zeros((len(images), 3, height, width))
+        for slot, image in zip(batch, images):
+            slot[:, : image.shape[-2], : image.shape[-1]] = (image - self.pixel_mean) / self.pixel_std
+        return ImageList(batch, sizes)
+
+    @staticmethod
+    def _to_detection_target(instances: Instances) -> dict[str, torch.Tensor]:
+        # torchvision's heads reserve label 0 for background.
+        return {"boxes": instances.boxes.float(), "labels": instances.labels + 1,
+                "masks": instances.masks.to(torch.uint8)}
+
+    def postprocess(self, detection: dict[str, torch.Tensor], image_size: tuple[int, int]) -> Instances:
+        """Paste the 28x28 mask probabilities into the image and binarise them."""
+        boxes = detection["boxes"]
+        if len(boxes):
+            probabilities = paste_masks_in_image(detection["masks"], boxes, image_size)[:, 0]
+            masks = probabilities > self.mask_threshold
+        else:
+            masks = torch.zeros((0, *image_size), dtype=torch.bool, device=boxes.device)
+        return Instances(image_size=image_size, boxes=boxes, masks=masks, labels=detection["labels"] - 1,
+                         scores=detection["scores"])
