@@ -117,3 +117,11 @@ def test_coco_segmentation_keeps_its_encoding():
     rle = polygons_to_rle(polygon, 10, 10)
     as_json = {"size": rle["size"], "counts": rle["counts"].decode()}
     assert Mask.from_coco(as_json, 10, 10).to_coco() == as_json
+
+
+def test_compressed_rle_covering_too_few_pixels_is_refused():
+    good = Mask.from_bitmap(np.ones((4, 4), bool)).to_rle()
+    with pytest.raises(ValueError, match="cover 16 pixels, but its size 5x5 has 25"):
+        Mask.from_rle({"size": [5, 5], "counts": good["counts"]})
+    with pytest.raises(ValueError, match="cannot be decoded"):
+        Mask.from_rle({"size": [4, 4], "counts": "0\x01"})

@@ -31,6 +31,19 @@ def _rle_to_json(rle: dict) -> dict:
             "counts": counts.decode("ascii") if isinstance(counts, bytes) else counts}
 
 
+def _check_compressed_counts(rle: dict) -> None:
+    """pycocotools decodes a string that covers too few pixels into uninitialised memory: refuse it first."""
+    from instaseg.structures.rle_strings import compressed_rle_totals
+
+    height, width = (int(v) for v in rle["size"])
+    totals, malformed = compressed_rle_totals([rle["counts"]])
+    if 0 in malformed:
+        raise ValueError(f"RLE counts cannot be decoded: {malformed[0]}")
+    if int(totals[0]) != height * width:
+        raise ValueError(f"RLE counts cover {int(totals[0])} pixels, but its size {height}x{width} has "
+                         f"{height * width}")
+
+
 def is_uncompressed_rle(rle: dict) -> bool:
     return isinstance(rle.get("counts"), list)
 
@@ -160,7 +173,11 @@ class Mask:
     @classmethod
     def from_rle(cls, rle: dict) -> "Mask":
         """Compressed (counts str/bytes) or uncompressed (counts list) COCO RLE."""
-        compressed = uncompressed_to_rle(rle) if is_uncompressed_rle(rle) else _compressed_counts(rle)
+        if is_uncompressed_rle(rle):
+            compressed = uncompressed_to_rle(rle)
+        else:
+            compressed = _compressed_counts(rle)
+            _check_compressed_counts(compressed)
         height, width = (int(v) for v in compressed["size"])
         return cls(height, width, rle=_rle_to_json(compressed))
 
