@@ -29,9 +29,10 @@ class MaskRCNN(nn.Module):
         self.size_divisibility = size_divisibility
         self.mask_threshold = mask_threshold
 
-    def forward(self, images: list[torch.Tensor], targets: list[Instances] | None = None
-                ) -> dict[str, torch.Tensor] | list[Instances]:
-        """Training (``targets`` given): dict of losses. Inference: list of Instances with scores."""
+    def forward(self, images: list[torch.Tensor], targets: list[Instances] | None = None,
+                output_sizes: list[tuple[int, int]] | None = None) -> dict[str, torch.Tensor] | list[Instances]:
+        """Training (``targets`` given): dict of losses. Inference: list of Instances with scores, at
+        ``output_sizes`` (default: each input's size): boxes scaled and masks pasted straight at that size."""
         batch = self.preprocess(images)
         features = self.backbone(batch.tensors)
         if targets is not None:
@@ -41,7 +42,8 @@ class MaskRCNN(nn.Module):
             return {**rpn_losses, **roi_losses}
         proposals, _ = self.rpn(batch, features)
         detections, _ = self.roi_heads(features, proposals, batch.image_sizes)
-        return [self.postprocess(d, size) for d, size in zip(detections, batch.image_sizes)]
+        output_sizes = output_sizes or batch.image_sizes
+        return [self.postprocess(d, size, out) for d, size, out in zip(detections, batch.image_sizes, output_sizes)]
 
     def preprocess(self, images: list[torch.Tensor]) -> ImageList:
         """Normalise and zero-pad to one (B, 3, H', W') batch whose sides are multiples of the stride."""
@@ -60,13 +62,16 @@ class MaskRCNN(nn.Module):
         return {"boxes": instances.boxes.float(), "labels": instances.labels + 1,
                 "masks": instances.masks.to(torch.uint8)}
 
-    def postprocess(self, detection: dict[str, torch.Tensor], image_size: tuple[int, int]) -> Instances:
-        """Paste the 28x28 mask probabilities into the image and binarise them."""
-        boxes = detection["boxes"]
+    def postprocess(self, detection: dict[str, torch.Tensor], input_size: tuple[int, int],
+                    output_size: tuple[int, int]) -> Instances:
+        """Scale boxes to ``output_size``, paste the 28x28 mask probabilities there and binarise them."""
+        output_size = (int(output_size[0]), int(output_size[1]))
+        scale_y, scale_x = output_size[0] / input_size[0], output_size[1] / input_size[1]
+        boxes = detection["boxes"] * detection["boxes"].new_tensor([scale_x, scale_y, scale_x, scale_y])
         if len(boxes):
-            probabilities = paste_masks_in_image(detection["masks"], boxes, image_size)[:, 0]
+            probabilities = paste_masks_in_image(detection["masks"], boxes, output_size)[:, 0]
             masks = probabilities > self.mask_threshold
         else:
-            masks = torch.zeros((0, *image_size), dtype=torch.bool, device=boxes.device)
-        return Instances(image_size=image_size, boxes=boxes, masks=masks, labels=detection["labels"] - 1,
+            masks = torch.zeros((0, *output_size), dtype=torch.bool, device=boxes.device)
+        return Instances(image_size=output_size, boxes=boxes, masks=masks, labels=detection["labels"] - 1,
                          scores=detection["scores"])

@@ -1,0 +1,81 @@
+"""A torch Dataset over an InstanceDataset: decoded images and ground-truth Instances, transformed.
+
+Crowd annotations are left out of the training targets, as COCO defines them to be ignored. Each item's
+augmentation is seeded from (seed, epoch, index), so a run resumed mid-epoch sees exactly the same
+samples as the uninterrupted run, however many worker processes load them.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from instaseg.data.images import read_image
+from instaseg.data.records import ImageRecord, InstanceDataset
+from instaseg.structures.instances import Instances
+
+Transform = Callable[[torch.Tensor, Instances], tuple[torch.Tensor, Instances]]
+
+
+class CategoryMap:
+    """COCO category ids <-> contiguous model labels 0..K-1, in sorted id order."""
+
+    def __init__(self, categories: list) -> None:
+        ordered = sorted(categories, key=lambda c: c.id)
+        self.ids = [c.id for c in ordered]
+        self.names = [c.name for c in ordered]
+        self._label_of = {c: k for k, c in enumerate(self.ids)}
+
+    def label(self, category_id: int) -> int:
+        return self._label_of[category_id]
+
+    def category_id(self, label: int) -> int:
+        return self.ids[label]
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+def ground_truth(image: ImageRecord, categories: CategoryMap) -> Instances:
+    """The image's non-crowd instances at its declared size, labels contiguous."""
+    annotations = [a for a in image.annotations if not a.iscrowd and a.mask is not None]
+    masks = (np.stack([a.mask.to_bitmap() for a in annotations]) if annotations
+             else np.zeros((0, image.height, image.width), dtype=bool))
+    return Instances.from_masks(torch.from_numpy(masks), [categories.label(a.category_id) for a in annotations])
+
+
+class InstanceSegmentationDataset(Dataset):
+    """Items are (image (3, H, W) float in [0, 1], target Instances, image id)."""
+
+    def __init__(self, dataset: InstanceDataset, transform: Transform, seed: int = 0) -> None:
+        self.dataset = dataset
+        self.categories = CategoryMap(dataset.categories)
+        self.transform = transform
+        self.seed = seed
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return len(self.dataset.images)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, Instances, int]:
+        record = self.dataset.images[index]
+        pixels = torch.from_numpy(read_image(self.dataset.image_path(record))).permute(2, 0, 1).contiguous()
+        target = ground_truth(record, self.categories)
+        # Fork the RNG so seeding here never disturbs the caller's stream (workers=0 runs in-process).
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(hash((self.seed, self.epoch, index)) % (2 ** 63))
+            image, target = self.transform(pixels, target)
+        return image, target, record.id
+
+
+def collate(batch: list[tuple[torch.Tensor, Instances, int]]
+            ) -> tuple[list[torch.Tensor], list[Instances], list[int]]:
+    """Keep images as a list: the model pads them into one batch itself."""
+    images, targets, ids = zip(*batch)
+    return list(images), list(targets), list(ids)

@@ -1,0 +1,61 @@
+"""The training run's settings, as one typed record that the run directory keeps (config.json)."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from instaseg.data.transforms import AugmentConfig
+
+
+@dataclass
+class TrainConfig:
+    data: str  # training COCO JSON
+    out: str  # run directory
+    val: str | None = None  # validation COCO JSON
+    images: str | None = None  # image folder of ``data`` (default: images/ beside it)
+    val_images: str | None = None
+    model: str = "mask_rcnn_r18_fpn"
+    model_options: dict[str, Any] = field(default_factory=dict)
+    epochs: int | None = None  # exactly one of epochs / minutes bounds the run; epochs wins when both set
+    minutes: float | None = None
+    image_size: int = 320
+    batch_size: int = 4
+    accumulate: int = 1  # optimiser step every N batches
+    device: str = "cpu"
+    workers: int = 2
+    optimizer: str = "adamw"  # adamw | sgd
+    lr: float = 1e-3
+    momentum: float = 0.9
+    weight_decay: float = 0.05
+    schedule: str = "cosine"  # cosine | step
+    step_milestones: tuple[float, ...] = (0.75, 0.9)  # fractions of the run, for the step schedule
+    step_gamma: float = 0.1
+    warmup_iters: int = 200
+    warmup_factor: float = 0.001
+    clip_grad_norm: float | None = 10.0
+    ema: bool = True
+    ema_decay: float = 0.999
+    amp: bool = False  # mixed precision; only where the device benefits (CUDA)
+    seed: int = 0
+    eval_every: int = 1  # epochs between validations (0: only at the end)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    checkpoint_every_minutes: float = 5.0  # 'last' checkpoint also written this often within an epoch
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, payload: dict[str, Any]) -> "TrainConfig":
+        values = dict(payload)
+        augment = values.pop("augment", {}) or {}
+        if isinstance(augment.get("scale_jitter"), list):
+            augment["scale_jitter"] = tuple(augment["scale_jitter"])
+        if isinstance(values.get("step_milestones"), list):
+            values["step_milestones"] = tuple(values["step_milestones"])
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"unknown training settings: {', '.join(unknown)}")
+        return cls(**values, augment=AugmentConfig(**augment))
