@@ -72,9 +72,9 @@ def test_annotations_are_disjoint_nonempty_rle_with_pycocotools_boxes(written):
     for annotation in payload["annotations"]:
         by_image.setdefault(annotation["image_id"], []).append(annotation)
     assert payload["annotations"], "the sample should hold some objects"
-    for annotations in by_image.values():
+    for image_annotations in by_image.values():
         coverage = np.zeros((SMALL.size, SMALL.size), np.int32)
-        for annotation in annotations:
+        for annotation in image_annotations:
             rle = annotation["segmentation"]
             assert isinstance(rle, dict) and isinstance(rle["counts"], str)
             compressed = {"size": rle["size"], "counts": rle["counts"].encode("ascii")}

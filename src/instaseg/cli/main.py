@@ -11,7 +11,7 @@ from instaseg.errors import InstasegError
 
 # Each module exposes ``register(subparsers)`` that adds its parser and sets ``func`` to a
 # ``run(args) -> int`` function.
-from instaseg.cli import data_check, data_convert, data_show, data_synth, demo
+from instaseg.cli import data_check, data_convert, data_show, data_synth, demo, models, predict, train
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -22,6 +22,9 @@ def build_parser() -> argparse.ArgumentParser:
     data_commands = data.add_subparsers(dest="data_command", required=True, metavar="DATA_COMMAND")
     for module in (data_synth, data_check, data_convert, data_show):
         module.register(data_commands)
+    train.register(commands)
+    models.register(commands)
+    predict.register(commands)
     demo.register(commands)
     return parser
 

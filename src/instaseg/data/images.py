@@ -80,7 +80,7 @@ def read_image(path: str | Path) -> np.ndarray:
             if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
                 array = np.asarray(image)
             elif image.mode in ("RGB", "L"):
-                array = np.asarray(image)
+                array = np.array(image)  # a writable copy: callers (and torch) may write into it
             elif image.mode == "1":
                 array = np.asarray(image.convert("L"))
             else:  # P, RGBA, LA, CMYK, YCbCr...: let Pillow make RGB (palette and alpha handled)

@@ -48,13 +48,15 @@ def save_checkpoint(path: str | Path, weights: dict[str, torch.Tensor], metadata
 
     Args:
         weights: state dict used for prediction.
-        training: optional resume state: {'model': raw state dict, 'optimizer': optimizer.state_dict(),
+        training: optional resume state: {'model': raw state dict, or None when it is ``weights`` itself,
+            'optimizer': optimizer.state_dict(),
             'state': JSON-able trainer state, 'rng': uint8 tensor}. (An EMA is the ``weights`` themselves.)
     """
     tensors = _contiguous(weights, "model/")
     header: dict[str, Any] = {"format_version": FORMAT_VERSION, "metadata": metadata.__dict__}
     if training is not None:
-        tensors.update(_contiguous(training["model"], "train/model/"))
+        if training["model"] is not None:
+            tensors.update(_contiguous(training["model"], "train/model/"))
         optimizer_tensors, optimizer_json = _split_optimizer_state(training["optimizer"])
         tensors.update(optimizer_tensors)
         tensors["train/rng/torch"] = training["rng"].contiguous()
@@ -110,7 +112,7 @@ def load_checkpoint(path: str | Path, with_training: bool = False) -> Checkpoint
                 if "training" not in header:
                     raise InstasegError(f"{path}: holds weights only, no training state to resume from")
                 grab = lambda prefix: {k[len(prefix):]: file.get_tensor(k) for k in keys if k.startswith(prefix)}
-                training = {"model": grab("train/model/"),
+                training = {"model": grab("train/model/") or weights,
                             "optimizer": _join_optimizer_state(
                                 {k: file.get_tensor(k) for k in keys if k.startswith("train/optim/")},
                                 header["training"]["optimizer"]),

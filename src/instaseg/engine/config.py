@@ -6,7 +6,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from instaseg.data.transforms import AugmentConfig
+from instaseg.data.transforms.config import AugmentConfig
 
 
 @dataclass
@@ -40,6 +40,7 @@ class TrainConfig:
     amp: bool = False  # mixed precision; only where the device benefits (CUDA)
     seed: int = 0
     eval_every: int = 1  # epochs between validations (0: only at the end)
+    log_every: int = 10  # iterations between training records in metrics.jsonl
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     checkpoint_every_minutes: float = 5.0  # 'last' checkpoint also written this often within an epoch
 

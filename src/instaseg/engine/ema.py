@@ -28,8 +28,12 @@ class ModelEMA:
         self.updates += 1
         decay = self.current_decay()
         source = model.state_dict()
+        averaged, live = [], []
         for name, value in self.module.state_dict().items():
             if value.dtype.is_floating_point:
-                value.mul_(decay).add_(source[name].detach(), alpha=1 - decay)
+                averaged.append(value)
+                live.append(source[name].detach())
             else:
                 value.copy_(source[name])
+        # One multi-tensor lerp instead of hundreds of small kernels: ema += (1 - decay) * (live - ema).
+        torch._foreach_lerp_(averaged, live, 1.0 - decay)

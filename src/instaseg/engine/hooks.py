@@ -105,7 +105,7 @@ class ProgressBar(HookBase):
             budget = trainer.config.minutes * 60
             self.bar = tqdm(total=round(budget), initial=round(trainer.state.train_seconds), unit="s",
                             desc="train", dynamic_ncols=True,
-                            bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f}s [{elapsed}<{remaining}{postfix}]")
+                            bar_format="{l_bar}{bar}| {n:.0f}/{total_fmt}s [{elapsed}<{remaining}{postfix}]")
         self.last_seconds = trainer.state.train_seconds
 
     def after_step(self) -> None:

@@ -115,7 +115,7 @@ def build_trainer(config: TrainConfig, *, resume: bool = False, overwrite: bool 
     else:
         atomic_write_json(run_dir / CONFIG_FILE, config.to_dict(), indent=2)
 
-    log = MetricsLog(run_dir)
+    log = MetricsLog(run_dir, period=config.log_every)
     checkpointer = Checkpointer(run_dir, config.checkpoint_every_minutes)
     hooks = [log, ProgressBar(), checkpointer]
     if val_set is not None:

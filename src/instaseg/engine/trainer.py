@@ -133,8 +133,8 @@ class Trainer:
         metadata = ModelMetadata(**{**self.metadata.__dict__, "metrics": metrics or self.latest_metrics})
         training = None
         if with_training:
-            # With EMA the prediction weights are the EMA weights: stored once, under model/.
-            training = {"model": self.model.state_dict(), "ema": None,
+            # The prediction weights are the EMA (or, without one, the raw weights): each tensor stored once.
+            training = {"model": self.model.state_dict() if self.ema is not None else None,
                         "optimizer": self.optimizer.state_dict(),
                         "rng": torch.get_rng_state(),
                         "state": {**self.state.to_dict(),

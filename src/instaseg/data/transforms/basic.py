@@ -7,24 +7,12 @@ recomputed from the masks afterwards and instances whose visible part is too sma
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 from torchvision import tv_tensors
 from torchvision.transforms import v2
 
+from instaseg.data.transforms.config import AugmentConfig
 from instaseg.structures.instances import Instances, boxes_from_masks
-
-
-@dataclass(frozen=True)
-class AugmentConfig:
-    """Switches of the basic set; each can be turned off on its own."""
-
-    hflip: float = 0.5  # probability
-    scale_jitter: tuple[float, float] | None = (0.75, 1.25)  # factor on the fitted size; None: off
-    crop: bool = True  # random crop to the training size (after jitter up-scales past it)
-    color_jitter: float = 0.2  # brightness/contrast/saturation strength; 0: off
-    min_visible_area: int = 16  # pixels; smaller remnants of cropped instances are dropped
 
 
 class TrainTransform:

@@ -20,6 +20,7 @@ class MaskRCNNConfig:
     rpn_batch_per_image: int = 256
     # RoI heads.
     roi_batch_per_image: int = 128
+    box_head_convs: int = 0  # 0: the paper's two-FC box head; 4: the GroupNorm "4conv1fc" head (10x the FLOPs)
     box_head_channels: int = 128
     box_head_fc: int = 512
     mask_head_channels: int = 128

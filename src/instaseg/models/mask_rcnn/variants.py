@@ -31,8 +31,9 @@ def build_mask_rcnn(config: MaskRCNNConfig, num_classes: int) -> MaskRCNN:
         positive_fraction=0.5, nms_thresh=0.7,
         pre_nms_top_n={"training": config.rpn_pre_nms_train, "testing": config.rpn_pre_nms_test},
         post_nms_top_n={"training": config.rpn_post_nms_train, "testing": config.rpn_post_nms_test})
-    box_head = FastRCNNConvFCHead((config.fpn_channels, 7, 7), [config.box_head_channels] * 4,
-                                  [config.box_head_fc], norm_layer=group_norm)
+    fc_layers = [config.box_head_fc] * (1 if config.box_head_convs else 2)
+    box_head = FastRCNNConvFCHead((config.fpn_channels, 7, 7), [config.box_head_channels] * config.box_head_convs,
+                                  fc_layers, norm_layer=group_norm)
     mask_head = MaskRCNNHeads(config.fpn_channels, [config.mask_head_channels] * config.mask_head_convs, 1,
                               norm_layer=group_norm)
     roi_heads = RoIHeads(

@@ -1,0 +1,122 @@
+import json
+
+import pytest
+import torch
+
+from instaseg.cli.main import main
+from instaseg.data.transforms import AugmentConfig
+from instaseg.engine.checkpoint import load_checkpoint
+from instaseg.engine.config import TrainConfig
+from instaseg.engine.hooks import read_log
+from instaseg.engine.launch import train
+from instaseg.engine.trainer import TrainingDiverged
+
+# Small but real: the default model with narrower heads and a light RoI budget, every iteration logged.
+LIGHT = {"rpn_pre_nms_train": 200, "rpn_post_nms_train": 100, "roi_batch_per_image": 32, "fpn_channels": 64,
+         "mask_head_channels": 64, "box_head_fc": 256}
+
+
+def config(tiny_data, out, **changes) -> TrainConfig:
+    values = dict(data=str(tiny_data["train"]), out=str(out), epochs=2, image_size=64, batch_size=2, workers=0,
+                  warmup_iters=3, log_every=1, model_options=LIGHT, checkpoint_every_minutes=1e9)
+    values.update(changes)
+    return TrainConfig(**values)
+
+
+def losses_by_iteration(run_dir) -> dict[int, float]:
+    return {r["iteration"]: r["loss"] for r in read_log(run_dir / "metrics.jsonl") if r["type"] == "train"}
+
+
+@pytest.fixture
+def one_thread():
+    """Multi-threaded convolution backward may sum in a different order run to run; one thread does not."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_resumed_run_continues_exactly_where_the_killed_run_stopped(tiny_data, tmp_path, one_thread):
+    """Kill a run part-way (after its epoch-1 checkpoint), resume it: every later iteration's loss, the
+    learning rate and the final weights equal those of the run that was never interrupted."""
+    uninterrupted = train(config(tiny_data, tmp_path / "whole"))
+    train(config(tiny_data, tmp_path / "killed"), stop_after=6)  # 4 batches per epoch: killed mid epoch 2
+    killed_log = losses_by_iteration(tmp_path / "killed")
+    assert max(killed_log) == 6
+    checkpoint = load_checkpoint(tmp_path / "killed" / "weights" / "last.safetensors", with_training=True)
+    assert checkpoint.training["state"]["iteration"] == 4  # the end of the first epoch
+
+    resumed = main(["train", "--resume", str(tmp_path / "killed")])
+    assert resumed == 0
+    whole, again = losses_by_iteration(tmp_path / "whole"), losses_by_iteration(tmp_path / "killed")
+    assert sorted(again) == list(range(1, 9))  # re-logged from the checkpoint on: no gaps, no duplicates
+    for iteration in range(1, 9):
+        assert again[iteration] == pytest.approx(whole[iteration], rel=1e-4, abs=1e-6), iteration
+    final = load_checkpoint(tmp_path / "killed" / "weights" / "last.safetensors").weights
+    for name, value in uninterrupted.prediction_model().state_dict().items():
+        assert torch.allclose(final[name], value, atol=1e-5), name
+
+
+def test_nan_loss_stops_with_a_clear_message_and_keeps_the_last_good_checkpoint(tiny_data, tmp_path, monkeypatch):
+    from instaseg.models.mask_rcnn.model import MaskRCNN
+
+    original = MaskRCNN.forward
+    calls = {"n": 0}
+
+    def poisoned(self, images, targets=None, output_sizes=None):
+        result = original(self, images, targets, output_sizes)
+        if targets is not None:
+            calls["n"] += 1
+            if calls["n"] == 6:
+                result["loss_mask"] = result["loss_mask"] * float("nan")
+        return result
+
+    monkeypatch.setattr(MaskRCNN, "forward", poisoned)
+    with pytest.raises(TrainingDiverged, match=r"loss became nan at iteration 5 .*loss_mask=nan"):
+        train(config(tiny_data, tmp_path / "run"))
+    kept = load_checkpoint(tmp_path / "run" / "weights" / "last.safetensors", with_training=True)
+    assert kept.training["state"]["iteration"] == 4
+    assert all(torch.isfinite(v).all() for v in kept.weights.values() if v.is_floating_point())
+
+
+def test_validation_writes_best_checkpoint_metrics_curve_and_config(tiny_data, tmp_path):
+    run = tmp_path / "run"
+    trainer = train(config(tiny_data, run, epochs=1, val=str(tiny_data["val"])))
+    records = read_log(run / "metrics.jsonl")
+    val = [r for r in records if r["type"] == "val"]
+    assert len(val) == 1 and set(val[0]) >= {"segm", "bbox"} and "AP50" in val[0]["segm"]
+    best = load_checkpoint(run / "weights" / "best.safetensors")
+    assert best.training is None and best.metadata.metrics["segm"] == val[0]["segm"]
+    assert best.metadata.class_names[:2] == ["ellipse", "rectangle"] and best.metadata.image_size == 64
+    assert (run / "loss_curve.png").stat().st_size > 1000
+    assert json.loads((run / "config.json").read_text())["model_options"] == LIGHT
+    assert trainer.state.best_iteration == 4 and any((run / "tensorboard").iterdir())
+
+
+def test_sgd_step_schedule_accumulation_and_no_augmentation_train(tiny_data, tmp_path):
+    augment = AugmentConfig(hflip=0.0, scale_jitter=None, crop=False, color_jitter=0.0)
+    trainer = train(config(tiny_data, tmp_path / "run", epochs=1, optimizer="sgd", lr=0.01, schedule="step",
+                           accumulate=2, ema=False, augment=augment))
+    assert trainer.state.iteration == 4 and trainer.ema is None
+    assert trainer.optimizer.state  # two optimiser steps were taken
+    records = read_log(tmp_path / "run" / "metrics.jsonl")
+    assert [r["iteration"] for r in records if r["type"] == "train"] == [1, 2, 3, 4]
+
+
+def test_run_directory_is_never_clobbered(tiny_data, tmp_path, capsys):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "notes.txt").write_text("mine")
+    code = main(["train", "--data", str(tiny_data["train"]), "--out", str(run), "--epochs", "1"])
+    assert code == 2 and "not empty" in capsys.readouterr().err
+    assert (run / "notes.txt").read_text() == "mine"
+
+
+def test_bad_arguments_get_clear_errors(tiny_data, tmp_path, capsys):
+    assert main(["train", "--data", str(tiny_data["train"]), "--out", str(tmp_path / "a")]) == 2
+    assert "--epochs N or --minutes M" in capsys.readouterr().err
+    assert main(["train", "--resume", str(tmp_path)]) == 2
+    assert "not a run directory" in capsys.readouterr().err
+    assert main(["train", "--data", str(tmp_path / "missing.json"), "--out", str(tmp_path / "b"),
+                 "--epochs", "1"]) == 2
+    assert "missing.json" in capsys.readouterr().err
