@@ -4,11 +4,14 @@ from instaseg.cli.main import main
 
 def test_demo_runs_the_pipeline_end_to_end(tmp_path, capsys):
     out = tmp_path / "demo"
-    assert main(["demo", "--preset", "tiny", "--out", str(out)]) == 0
+    assert main(["demo", "--preset", "tiny", "--out", str(out), "--minutes", "0.1"]) == 0
     assert (out / "data" / "train.json").is_file() and (out / "data" / "val.json").is_file()
-    assert (out / "previews" / "grid.png").is_file()
+    for picture in ("previews/grid.png", "predictions/grid.png", "train/loss_curve.png"):
+        assert (out / picture).stat().st_size > 1000, picture
+    assert (out / "train" / "weights" / "best.safetensors").is_file()
     report = (out / "report.md").read_text()
-    assert "## train" in report and "images            32" in report and "grid.png" in report
+    assert "| segm | " in report and "| bbox | " in report and "AP50" in report
+    assert "images            32" in report and "predictions/grid.png" in report
     printed = capsys.readouterr().out
     assert "train.json: 0 errors" in printed and "val.json: 0 errors" in printed
 

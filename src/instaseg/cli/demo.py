@@ -1,7 +1,7 @@
 """``instaseg demo``: the main job on the built-in data, end to end, offline.
 
-Today it runs the data pipeline: generate the built-in benchmark, validate it exactly as training will, and
-draw previews; training, evaluation and prediction join it as they land.
+Generate the built-in benchmark, validate it as training does, draw previews, train the default model for a
+few minutes on the CPU, evaluate it with COCO AP, predict on validation images, and write a report.
 """
 
 from __future__ import annotations
@@ -10,15 +10,11 @@ import argparse
 import time
 from pathlib import Path
 
-from instaseg.data.formats.coco import read_coco
-from instaseg.data.stats import dataset_statistics, format_statistics
-from instaseg.data.synthetic import PRESETS, generate_dataset
-from instaseg.data.validation import check_coco
-from instaseg.errors import InstasegError
-from instaseg.utils.files import atomic_write_text, prepare_output_dir
-from instaseg.visualization.render import render_dataset
+from instaseg.data.synthetic import PRESETS
+from instaseg.utils.files import prepare_output_dir
 
 DEFAULT_RUN_DIR = Path("runs/demo")
+PREDICTION_SAMPLES = 16
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -27,6 +23,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="run folder (default: runs/demo, or runs/demo-2, -3... if that exists)")
     parser.add_argument("--preset", default="bench", choices=sorted(PRESETS),
                         help="built-in dataset preset (default: bench)")
+    parser.add_argument("--minutes", type=float, default=5.0, help="training time budget (default: 5)")
+    parser.add_argument("--model", default="mask_rcnn_r18_fpn", help="model to train (see instaseg models)")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda")
     parser.add_argument("--overwrite", action="store_true", help="allow a non-empty --out folder")
     parser.set_defaults(func=run)
 
@@ -42,37 +41,12 @@ def next_free_run_dir(base: Path) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
+    from instaseg.workflows.demo import DemoSettings, run_demo
+
     run_dir = args.out if args.out is not None else next_free_run_dir(DEFAULT_RUN_DIR)
     run_dir = prepare_output_dir(run_dir, overwrite=args.overwrite)
-    print(f"instaseg demo -> {run_dir}")
-
     started = time.perf_counter()
-    print(f"[1/3] generating the built-in '{args.preset}' dataset")
-    paths = generate_dataset(PRESETS[args.preset], run_dir / "data", overwrite=args.overwrite)
-    print(f"      done in {time.perf_counter() - started:.1f} s")
-
-    print("[2/3] validating annotations and images (the checks training runs first)")
-    for split in ("train", "val"):
-        report = check_coco(paths[split], check_images=True)
-        print(f"      {paths[split].name}: {len(report.errors)} errors, {len(report.warnings)} warnings")
-        if report.errors:
-            raise InstasegError("the generated dataset failed validation:\n"
-                                + "\n".join(str(p) for p in report.errors[:20]))
-
-    print("[3/3] drawing previews of the validation split")
-    val = read_coco(paths["val"])
-    summary = render_dataset(val, run_dir / "previews", limit=32, overwrite=args.overwrite)
-    statistics = {split: dataset_statistics(read_coco(paths[split])) for split in ("train", "val")}
-    report_path = run_dir / "report.md"
-    atomic_write_text(report_path, _report(args.preset, statistics, summary.grid.relative_to(run_dir)))
-    print(f"      {summary.count} overlays, grid preview {summary.grid}")
-    print(f"report: {report_path}  ({time.perf_counter() - started:.1f} s in all)")
+    report = run_demo(DemoSettings(run_dir=run_dir, preset=args.preset, minutes=args.minutes, model=args.model,
+                                   device=args.device, overwrite=args.overwrite))
+    print(f"report: {report}  ({time.perf_counter() - started:.0f} s in all)")
     return 0
-
-
-def _report(preset: str, statistics: dict, grid: Path) -> str:
-    sections = [f"# instaseg demo\n\nBuilt-in dataset preset `{preset}`, generated, validated and drawn.\n"]
-    for split, stats in statistics.items():
-        sections.append(f"## {split}\n\n```\n{format_statistics(stats)}\n```\n")
-    sections.append(f"## Validation previews\n\n![grid]({grid.as_posix()})\n")
-    return "\n".join(sections)

@@ -34,6 +34,7 @@ class TrainConfig:
     step_gamma: float = 0.1
     warmup_iters: int = 200
     warmup_factor: float = 0.001
+    warmup_fraction: float = 0.05  # warm-up also ends after this share of the run
     clip_grad_norm: float | None = 10.0
     ema: bool = True
     ema_decay: float = 0.999

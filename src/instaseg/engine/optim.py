@@ -30,11 +30,12 @@ def build_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimi
     raise ValueError(f"unknown optimizer {config.optimizer!r}; use 'sgd' or 'adamw'")
 
 
-def warmup_factor(step: int, config: TrainConfig) -> float:
-    """Linear warm-up from ``warmup_factor`` to 1 over the first ``warmup_iters`` optimiser steps."""
-    if step >= config.warmup_iters:
+def warmup_factor(step: int, progress: float, config: TrainConfig) -> float:
+    """Linear warm-up from ``warmup_factor`` to 1, over ``warmup_iters`` optimiser steps or the first
+    ``warmup_fraction`` of the run, whichever ends first (a short timed run must not spend itself warming up)."""
+    alpha = max(step / max(1, config.warmup_iters), progress / max(config.warmup_fraction, 1e-9))
+    if alpha >= 1.0:
         return 1.0
-    alpha = step / max(1, config.warmup_iters)
     return config.warmup_factor * (1 - alpha) + alpha
 
 
@@ -50,7 +51,7 @@ def decay_factor(progress: float, config: TrainConfig) -> float:
 
 def lr_factor(step: int, progress: float, config: TrainConfig) -> float:
     """Multiplier of the base learning rate at optimiser ``step`` and run ``progress``."""
-    return warmup_factor(step, config) * decay_factor(progress, config)
+    return warmup_factor(step, progress, config) * decay_factor(progress, config)
 
 
 def set_learning_rate(optimizer: torch.optim.Optimizer, lr: float) -> None:

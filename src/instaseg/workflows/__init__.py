@@ -1,0 +1,1 @@
+"""End-to-end workflows that chain data, training, evaluation and prediction."""
