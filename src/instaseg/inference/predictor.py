@@ -7,9 +7,9 @@ into model inputs and the model's detections into ``Instances`` at each image's 
 from __future__ import annotations
 
 import warnings
-from contextlib import contextmanager
+from contextlib import nullcontext
 from pathlib import Path
-from typing import Iterator, Sequence, overload
+from typing import Sequence, overload
 
 import numpy as np
 import torch
@@ -180,19 +180,7 @@ def _check_metadata(path: str | Path, metadata: ModelMetadata) -> None:
         raise InstasegError(f"{path}: inconsistent metadata: image_size {metadata.image_size}")
 
 
-@contextmanager
-def _detection_limits(model: nn.Module, score_threshold: float, max_instances: int) -> Iterator[None]:
-    """Let a detector drop, before its mask head and full-resolution pasting (most of the CPU time), what
-    ``postprocess`` would drop anyway; the results are the same. Applies to torchvision-style RoI heads
-    (``score_thresh``, ``detections_per_img``); other models are left as they are. Restored on exit."""
-    heads = getattr(model, "roi_heads", None)
-    if heads is None or not hasattr(heads, "score_thresh") or not hasattr(heads, "detections_per_img"):
-        yield
-        return
-    saved = heads.score_thresh, heads.detections_per_img
-    heads.score_thresh = max(saved[0], score_threshold)
-    heads.detections_per_img = min(saved[1], max_instances)
-    try:
-        yield
-    finally:
-        heads.score_thresh, heads.detections_per_img = saved
+def _detection_limits(model: nn.Module, score_threshold: float, max_instances: int):
+    """The model's own early filtering where it has one (see ``MaskRCNN.limit_detections``)."""
+    limit = getattr(model, "limit_detections", None)
+    return limit(score_threshold, max_instances) if limit is not None else nullcontext()
