@@ -106,15 +106,13 @@ class ProgressBar(HookBase):
             self.bar = tqdm(total=round(budget), initial=round(trainer.state.train_seconds), unit="s",
                             desc="train", dynamic_ncols=True,
                             bar_format="{l_bar}{bar}| {n:.0f}/{total_fmt}s [{elapsed}<{remaining}{postfix}]")
-        self.last_seconds = trainer.state.train_seconds
 
     def after_step(self) -> None:
         trainer = self.trainer
         if trainer.total_iterations is not None:
             self.bar.update(1)
-        else:
-            self.bar.update(trainer.state.train_seconds - self.last_seconds)
-            self.last_seconds = trainer.state.train_seconds
+        else:  # the last step ends past the budget: the bar stops at its total
+            self.bar.update(max(0.0, min(trainer.state.train_seconds, self.bar.total) - self.bar.n))
         self.bar.set_postfix(loss=f"{trainer.last_losses.get('loss', math.nan):.3f}",
                              lr=f"{trainer.current_lr:.2e}", img_s=f"{trainer.images_per_second:.1f}",
                              epoch=trainer.state.epoch, refresh=False)
