@@ -1,0 +1,192 @@
+"""Mask R-CNN on the bench preset under a fixed time budget: training images/s, peak memory, COCO mask AP /
+AP50 / AP75 and box AP on the bench val split, and predictor latency, for each backbone.
+
+Each model trains in its own child process (this script run with ``--child``), so its peak resident memory
+is its own: the child reports its high-water mark right after training, and the parent reads the whole
+child's (training, evaluation, latency) from ``os.wait4``. Threads are fixed (``--threads``, default 2, the
+same as benchmarks/peer_ultralytics.py). The run uses instaseg's defaults (batch 4, AdamW, cosine schedule
+over the budget, EMA, basic augmentation) without validation during the run; the final (EMA) weights are
+then scored on the val split by instaseg's COCOEvaluator. The budget counts training-step time, as
+``TrainConfig(minutes=...)`` does; the wall-clock time of training is reported beside it.
+
+    uv run python benchmarks/train_bench.py                        # all three backbones, 20 minutes each
+    uv run python benchmarks/train_bench.py --models mask_rcnn_r18_fpn --minutes 1
+
+Results are printed as a table and merged into --out (default runs/bench_train/results.json), keyed by
+model, which benchmarks/peer_ultralytics.py reads for its side-by-side table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+from _common import (DEFAULT_BENCH_DIR, DEFAULT_THREADS, LATENCY_SCORE_THRESHOLD, MODELS, REPO_ROOT,
+                     ensure_bench_data, format_table, instaseg_predictor, load_average, load_images, peak_rss_mib,
+                     set_threads, time_per_image)
+
+DEFAULT_OUT = REPO_ROOT / "runs" / "bench_train" / "results.json"
+
+TABLE_COLUMNS = (("model", "model", "s"), ("minutes", "budget min", ".1f"), ("train_wall_s", "train wall s", ".0f"),
+                 ("iterations", "iters", "d"), ("images_per_s", "img/s", ".2f"),
+                 ("peak_rss_train_mib", "peak RSS train MiB", ".0f"), ("mask_AP", "mask AP", ".4f"),
+                 ("mask_AP50", "AP50", ".4f"), ("mask_AP75", "AP75", ".4f"), ("box_AP", "box AP", ".4f"),
+                 ("latency_median_ms", "latency ms (p50)", ".1f"), ("latency_p90_ms", "p90", ".1f"),
+                 ("detections_per_image", "dets/img", ".1f"))
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS)
+    parser.add_argument("--minutes", type=float, default=20.0, help="training budget per model")
+    parser.add_argument("--data", type=Path, default=DEFAULT_BENCH_DIR,
+                        help="bench preset folder (generated when absent)")
+    parser.add_argument("--image-size", type=int, default=320)
+    parser.add_argument("--batch-size", type=int, default=4)
+    parser.add_argument("--workers", type=int, default=2, help="data-loading processes")
+    parser.add_argument("--threads", type=int, default=DEFAULT_THREADS, help="torch intra-op threads")
+    parser.add_argument("--latency-images", type=int, default=50, help="val images timed for latency")
+    parser.add_argument("--latency-score", type=float, default=LATENCY_SCORE_THRESHOLD,
+                        help="predictor score threshold while timing latency")
+    parser.add_argument("--runs", type=Path, default=REPO_ROOT / "runs" / "bench_train",
+                        help="run directories go to RUNS/MODEL (replaced)")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="results JSON (merged by model)")
+    parser.add_argument("--child", help=argparse.SUPPRESS)  # internal: train this model in this process
+    parser.add_argument("--child-result", type=Path, help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
+
+
+# The child: one model, trained, evaluated and timed in this process.
+class _WallClock:
+    """Trainer hook: wall-clock seconds from the start of training to the end of its last step."""
+
+    def before_train(self) -> None:
+        self.started = time.perf_counter()
+        self.ended = self.started
+
+    def after_step(self) -> None:
+        self.ended = time.perf_counter()
+
+    def after_epoch(self) -> None: ...
+
+    def after_train(self) -> None: ...
+
+
+def run_child(args: argparse.Namespace) -> dict:
+    set_threads(args.threads)
+    from instaseg.data.formats.coco import read_coco
+    from instaseg.engine.config import TrainConfig
+    from instaseg.engine.launch import build_trainer, evaluate_model
+
+    config = TrainConfig(data=str(args.data / "train.json"), val=None, out=str(args.runs / args.child),
+                         model=args.child, minutes=args.minutes, image_size=args.image_size,
+                         batch_size=args.batch_size, workers=args.workers, eval_every=0)
+    trainer = build_trainer(config, overwrite=True)
+    clock = _WallClock()
+    clock.trainer = trainer
+    trainer.hooks.insert(0, clock)
+    load_before = load_average()
+    trainer.train()
+    load_after = load_average()
+    train_wall = clock.ended - clock.started
+    images = trainer.state.iteration * config.batch_size  # the sampler yields full batches only
+    peak_train = peak_rss_mib()
+
+    val_set = read_coco(args.data / "val.json")
+    model = trainer.prediction_model()
+    started = time.perf_counter()
+    metrics = evaluate_model(model, val_set, args.image_size, "cpu", workers=0)
+    eval_seconds = time.perf_counter() - started
+
+    paths = [val_set.image_path(image) for image in val_set.images[: args.latency_images]]
+    predictor = instaseg_predictor(model, trainer.metadata, args.latency_score)
+    latency, outputs = time_per_image(predictor, load_images(paths))
+    return {
+        "model": args.child, "minutes": args.minutes, "image_size": args.image_size,
+        "batch_size": args.batch_size, "workers": args.workers, "threads": args.threads,
+        "iterations": trainer.state.iteration,
+        "epochs": trainer.state.epoch + trainer.state.batch_in_epoch / trainer.batches_per_epoch,
+        "train_images": images, "train_step_s": trainer.state.train_seconds, "train_wall_s": train_wall,
+        "images_per_s": images / max(train_wall, 1e-9),
+        "images_per_s_steps": images / max(trainer.state.train_seconds, 1e-9),
+        "peak_rss_train_mib": peak_train, "eval_seconds": eval_seconds,
+        "mask_AP": metrics["segm"]["AP"], "mask_AP50": metrics["segm"]["AP50"],
+        "mask_AP75": metrics["segm"]["AP75"], "box_AP": metrics["bbox"]["AP"], "metrics": metrics,
+        "latency_median_ms": latency["median_ms"], "latency_p90_ms": latency["p90_ms"],
+        "latency_images": latency["images"], "latency_score_threshold": args.latency_score,
+        "detections_per_image": sum(len(o) for o in outputs) / max(1, len(outputs)),
+        "load_average": [load_before, load_after],  # 1-minute load at the start and end of training
+    }
+
+
+# The parent: one child per model, then the table.
+def run_model(args: argparse.Namespace, model: str) -> dict:
+    """Train ``model`` in a child process; its results plus the child's peak RSS from wait4."""
+    with tempfile.TemporaryDirectory() as scratch:
+        result_path = Path(scratch) / "result.json"
+        command = [sys.executable, str(Path(__file__).resolve()), "--child", model, "--child-result",
+                   str(result_path), "--minutes", str(args.minutes), "--data", str(args.data),
+                   "--image-size", str(args.image_size), "--batch-size", str(args.batch_size),
+                   "--workers", str(args.workers), "--threads", str(args.threads),
+                   "--latency-images", str(args.latency_images), "--latency-score", str(args.latency_score),
+                   "--runs", str(args.runs)]
+        process = subprocess.Popen(command)
+        _, status, usage = os.wait4(process.pid, 0)  # this child's own rusage, not all children's
+        process.returncode = os.waitstatus_to_exitcode(status)
+        if process.returncode != 0 or not result_path.is_file():
+            raise SystemExit(f"training {model} failed (exit {process.returncode})")
+        result = json.loads(result_path.read_text(encoding="utf-8"))
+    result["peak_rss_process_mib"] = usage.ru_maxrss / 1024  # training, evaluation and latency together
+    result["date"] = datetime.now(timezone.utc).strftime("%Y-%m-%d")
+    return result
+
+
+def merge_results(path: Path, results: list[dict]) -> dict:
+    """Earlier results for other models are kept, so models can be run one at a time."""
+    from instaseg.utils.files import atomic_write_json
+
+    merged = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {"models": {}}
+    for result in results:
+        merged["models"][result["model"]] = result
+    merged["command"] = " ".join([Path(sys.argv[0]).name, *sys.argv[1:]])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(path, merged, indent=2)
+    return merged
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    args.data, args.runs = args.data.resolve(), args.runs.resolve()
+    if args.child:
+        from instaseg.utils.files import atomic_write_json
+
+        atomic_write_json(args.child_result, run_child(args))
+        return 0
+    ensure_bench_data(args.data)
+    print(f"{args.data} at {args.image_size} px, {args.minutes:g} min per model, {args.threads} threads, "
+          f"batch {args.batch_size}, {args.workers} data workers, {os.cpu_count()} CPUs", flush=True)
+    results = []
+    for model in args.models:
+        print(f"== {model}", flush=True)
+        results.append(run_model(args, model))
+    merge_results(args.out, results)
+    print()
+    print(format_table(results, TABLE_COLUMNS))
+    print(f"peak RSS of the whole child (training + evaluation + latency), MiB: "
+          + ", ".join(f"{r['model']} {r['peak_rss_process_mib']:.0f}" for r in results))
+    print("1-minute load average at the start and end of training (2 threads each; more means others "
+          "competed for the CPU): " + ", ".join(f"{r['model']} {r['load_average'][0]:.1f}/{r['load_average'][1]:.1f}"
+                                                for r in results))
+    print(f"results merged into {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
