@@ -52,6 +52,16 @@ def load_average() -> float:
     return os.getloadavg()[0]
 
 
+def warn_if_busy(limit: float = 0.5) -> None:
+    """Say so when other work is running: with every core given to torch's threads, one competing process
+    slows a training step several times over (measured: YOLOv8n-seg's step 0.95 s idle, 4-13 s beside one
+    busy process on 2 cores), so such figures are not comparable."""
+    load = load_average()
+    if load > limit:
+        print(f"warning: the 1-minute load average is {load:.1f}: other work is using the CPU, so the timings "
+              "below are unreliable; measure on an idle machine", flush=True)
+
+
 def latency_summary(seconds: Sequence[float]) -> dict[str, float]:
     """Median, 90th percentile and mean of per-image latencies, in milliseconds."""
     milliseconds = np.asarray(seconds, dtype=np.float64) * 1000

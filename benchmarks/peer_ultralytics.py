@@ -37,7 +37,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from _common import (DEFAULT_BENCH_DIR, DEFAULT_THREADS, LATENCY_SCORE_THRESHOLD, REPO_ROOT, ensure_bench_data,
-                     format_table, load_average, peak_rss_mib, time_per_image)
+                     format_table, load_average, peak_rss_mib, time_per_image, warn_if_busy)
 
 PEER_ENV = REPO_ROOT / "runs" / "peer_env"
 PEER_DATA = REPO_ROOT / "runs" / "peer_data"
@@ -151,6 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     ensure_bench_data(args.data)
     python = ensure_peer_env(args.env)
     ensure_yolo_data(args.data)
+    warn_if_busy()
     print(f"{PEER_MODEL} from scratch on the bench preset at {args.image_size} px, {args.minutes:g} min, "
           f"{args.threads} threads, batch {args.batch_size}, {os.cpu_count()} CPUs", flush=True)
     result = run_peer(args, python)

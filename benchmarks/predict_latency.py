@@ -22,7 +22,7 @@ from pathlib import Path
 import torch
 
 from _common import (DEFAULT_BENCH_DIR, DEFAULT_THREADS, MODELS, ensure_bench_data, format_table, load_images,
-                     set_threads, time_per_image)
+                     set_threads, time_per_image, warn_if_busy)
 
 COLUMNS = (("model", "model", "s"), ("detections", "max dets", "d"), ("detections_per_image", "dets/img", ".1f"),
            ("median_ms", "median ms", ".1f"), ("p90_ms", "p90 ms", ".1f"), ("mean_ms", "mean ms", ".1f"),
@@ -64,6 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     from instaseg.inference.predictor import Predictor
 
     dataset = read_coco(ensure_bench_data(args.data) / "val.json")
+    warn_if_busy()
     images = load_images([dataset.image_path(record) for record in dataset.images[: args.images]])
     print(f"{len(images)} bench val images ({images[0].shape[1]}x{images[0].shape[0]}), one per call, "
           f"{args.threads} threads, {os.cpu_count()} CPUs, torch {torch.__version__}", flush=True)

@@ -30,7 +30,7 @@ from pathlib import Path
 
 from _common import (DEFAULT_BENCH_DIR, DEFAULT_THREADS, LATENCY_SCORE_THRESHOLD, MODELS, REPO_ROOT,
                      ensure_bench_data, format_table, instaseg_predictor, load_average, load_images, peak_rss_mib,
-                     set_threads, time_per_image)
+                     set_threads, time_per_image, warn_if_busy)
 
 DEFAULT_OUT = REPO_ROOT / "runs" / "bench_train" / "results.json"
 
@@ -170,6 +170,7 @@ def main(argv: list[str] | None = None) -> int:
         atomic_write_json(args.child_result, run_child(args))
         return 0
     ensure_bench_data(args.data)
+    warn_if_busy()
     print(f"{args.data} at {args.image_size} px, {args.minutes:g} min per model, {args.threads} threads, "
           f"batch {args.batch_size}, {args.workers} data workers, {os.cpu_count()} CPUs", flush=True)
     results = []
