@@ -165,7 +165,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{result['epochs']:.2f} epochs, {result['train_images']} images; of the {result['train_wall_s']:.0f} s "
           f"of training, {result['train_step_s']:.0f} s in steps and {result['train_data_wait_s']:.0f} s loading "
           f"batches in-process; {result['torch_threads']} torch threads; 1-minute load average "
-          f"{result['load_average'][0]:.1f} / {result['load_average'][1]:.1f} at the start / end of training")
+          f"{result['load_average'][0]:.1f} / {result['load_average'][1]:.1f} at the start / end of training (the end "
+          f"includes its own {result['threads']} threads)")
     print(f"peak RSS of the whole child (training + evaluation + latency): {result['peak_rss_process_mib']:.0f} "
           f"MiB; results in {args.out}")
     table = side_by_side(result, args.train_results)
@@ -303,7 +304,7 @@ def run_child(args: argparse.Namespace) -> dict:
         "latency_median_ms": latency["median_ms"], "latency_p90_ms": latency["p90_ms"],
         "latency_images": latency["images"], "latency_score_threshold": args.latency_score,
         "detections_per_image": sum(len(o.boxes) for o in outputs) / max(1, len(outputs)),
-        "load_average": [load_before, load_after],  # 1-minute load at the start and end of training
+        "load_average": [load_before, load_after],  # 1-minute load at the start and end (incl. this run's)
     }
 
 

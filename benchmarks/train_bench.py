@@ -122,7 +122,7 @@ def run_child(args: argparse.Namespace) -> dict:
         "latency_median_ms": latency["median_ms"], "latency_p90_ms": latency["p90_ms"],
         "latency_images": latency["images"], "latency_score_threshold": args.latency_score,
         "detections_per_image": sum(len(o) for o in outputs) / max(1, len(outputs)),
-        "load_average": [load_before, load_after],  # 1-minute load at the start and end of training
+        "load_average": [load_before, load_after],  # 1-minute load at the start and end (incl. this run's)
     }
 
 
@@ -182,8 +182,8 @@ def main(argv: list[str] | None = None) -> int:
     print(format_table(results, TABLE_COLUMNS))
     print(f"peak RSS of the whole child (training + evaluation + latency), MiB: "
           + ", ".join(f"{r['model']} {r['peak_rss_process_mib']:.0f}" for r in results))
-    print("1-minute load average at the start and end of training (2 threads each; more means others "
-          "competed for the CPU): " + ", ".join(f"{r['model']} {r['load_average'][0]:.1f}/{r['load_average'][1]:.1f}"
+    print("1-minute load average at the start and end of training (the end includes the run's own threads, "
+          f"about {args.threads}; more means others competed for the CPU): " + ", ".join(f"{r['model']} {r['load_average'][0]:.1f}/{r['load_average'][1]:.1f}"
                                                 for r in results))
     print(f"results merged into {args.out}")
     return 0
