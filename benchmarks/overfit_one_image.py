@@ -61,14 +61,14 @@ def mask_iou(first: torch.Tensor, second: torch.Tensor) -> torch.Tensor:
 
 
 def representation_ceiling(target) -> torch.Tensor:
-    """Per-instance IoU of each ground-truth mask after the round trip the model's masks take (torchvision's
-    28 x 28 RoIAlign mask targets on the ground-truth box, pasted back and thresholded at 0.5): the best
-    IoU a perfectly fitted model can reach, whatever the training."""
-    from torchvision.models.detection.roi_heads import paste_masks_in_image, project_masks_on_boxes
+    """Per-instance IoU of each ground-truth mask after the round trip the model's masks take (28 x 28
+    aligned RoIAlign targets on the ground-truth box, pasted back and thresholded at 0.5): the best IoU a
+    perfectly fitted model can reach, whatever the training."""
+    from instaseg.models.mask_rcnn.mask_geometry import mask_targets, paste_masks
 
     boxes = target.boxes.float()
-    targets = project_masks_on_boxes(target.masks.to(torch.uint8), boxes, torch.arange(len(boxes)), 28)
-    pasted = paste_masks_in_image(targets[:, None], boxes, target.image_size)[:, 0] > 0.5  # (N, H, W)
+    targets = mask_targets(target.masks, boxes, torch.arange(len(boxes)), 28)
+    pasted = paste_masks(targets, boxes, target.image_size)  # (N, H, W)
     return torch.diagonal(mask_iou(target.masks, pasted))
 
 

@@ -242,7 +242,6 @@ def _counting_trainer():
 
 def _to_instances(result, image_size: tuple[int, int]):
     """One Ultralytics Results -> instaseg Instances (labels are class indices, i.e. sorted category ids)."""
-    import torch
 
     from instaseg.structures.instances import Instances
 

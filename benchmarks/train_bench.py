@@ -64,19 +64,63 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 # The child: one model, trained, evaluated and timed in this process.
-class _WallClock:
-    """Trainer hook: wall-clock seconds from the start of training to the end of its last step."""
+class _TrainingMonitor:
+    """Trainer hook: wall-clock seconds from the start of training to the end of its last step, and the
+    resident memory of this process and of its data-loader workers, sampled every ``every_s`` seconds."""
+
+    def __init__(self, every_s: float = 15.0) -> None:
+        self.every_s = every_s
+        self.samples: list[dict] = []  # {"iteration", "seconds", "main_mib", "workers_mib"}
 
     def before_train(self) -> None:
         self.started = time.perf_counter()
         self.ended = self.started
+        self.next_sample = self.started
 
     def after_step(self) -> None:
         self.ended = time.perf_counter()
+        if self.ended >= self.next_sample:
+            self.next_sample = self.ended + self.every_s
+            self.samples.append({"iteration": self.trainer.state.iteration,
+                                 "seconds": round(self.ended - self.started, 1),
+                                 "main_mib": current_rss_mib(os.getpid()),
+                                 "workers_mib": sum(current_rss_mib(pid) for pid in child_pids())})
 
     def after_epoch(self) -> None: ...
 
     def after_train(self) -> None: ...
+
+    def memory_by_quarter(self) -> list[float]:
+        """Highest main + workers resident memory (MiB) in each quarter of training: flat memory means the
+        last quarters are no higher than the second (the first holds start-up growth)."""
+        if not self.samples:
+            return []
+        total = self.ended - self.started
+        quarters = [[] for _ in range(4)]
+        for sample in self.samples:
+            quarters[min(3, int(4 * sample["seconds"] / max(total, 1e-9)))].append(
+                sample["main_mib"] + sample["workers_mib"])
+        return [round(max(q), 1) if q else float("nan") for q in quarters]
+
+
+def current_rss_mib(pid: int) -> float:
+    """Resident memory of ``pid`` now, in MiB (0 when it has exited)."""
+    try:
+        pages = int(Path(f"/proc/{pid}/statm").read_text().split()[1])
+    except (OSError, IndexError, ValueError):
+        return 0.0
+    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def child_pids() -> list[int]:
+    """Direct children of this process (the data-loader workers while training)."""
+    pids = []
+    for task in Path(f"/proc/{os.getpid()}/task").iterdir():
+        try:
+            pids += [int(p) for p in (task / "children").read_text().split()]
+        except OSError:
+            continue
+    return pids
 
 
 def run_child(args: argparse.Namespace) -> dict:
@@ -89,7 +133,7 @@ def run_child(args: argparse.Namespace) -> dict:
                          model=args.child, minutes=args.minutes, image_size=args.image_size,
                          batch_size=args.batch_size, workers=args.workers, eval_every=0)
     trainer = build_trainer(config, overwrite=True)
-    clock = _WallClock()
+    clock = _TrainingMonitor()
     clock.trainer = trainer
     trainer.hooks.insert(0, clock)
     load_before = load_average()
@@ -117,6 +161,7 @@ def run_child(args: argparse.Namespace) -> dict:
         "images_per_s": images / max(train_wall, 1e-9),
         "images_per_s_steps": images / max(trainer.state.train_seconds, 1e-9),
         "peak_rss_train_mib": peak_train, "eval_seconds": eval_seconds,
+        "rss_by_quarter_mib": clock.memory_by_quarter(), "rss_samples": clock.samples,
         "mask_AP": metrics["segm"]["AP"], "mask_AP50": metrics["segm"]["AP50"],
         "mask_AP75": metrics["segm"]["AP75"], "box_AP": metrics["bbox"]["AP"], "metrics": metrics,
         "latency_median_ms": latency["median_ms"], "latency_p90_ms": latency["p90_ms"],
@@ -180,8 +225,10 @@ def main(argv: list[str] | None = None) -> int:
     merge_results(args.out, results)
     print()
     print(format_table(results, TABLE_COLUMNS))
-    print(f"peak RSS of the whole child (training + evaluation + latency), MiB: "
+    print("peak RSS of the whole child (training + evaluation + latency), MiB: "
           + ", ".join(f"{r['model']} {r['peak_rss_process_mib']:.0f}" for r in results))
+    print("resident memory (main + data workers, MiB) by quarter of training, highest sample: "
+          + "; ".join(f"{r['model']} " + " / ".join(f"{m:.0f}" for m in r["rss_by_quarter_mib"]) for r in results))
     print("1-minute load average at the start and end of training (the end includes the run's own threads, "
           f"about {args.threads}; more means others competed for the CPU): " + ", ".join(f"{r['model']} {r['load_average'][0]:.1f}/{r['load_average'][1]:.1f}"
                                                 for r in results))

@@ -12,8 +12,8 @@ from typing import Iterator
 import torch
 from torch import nn
 from torchvision.models.detection.image_list import ImageList
-from torchvision.models.detection.roi_heads import paste_masks_in_image
 
+from instaseg.models.mask_rcnn.mask_geometry import paste_masks
 from instaseg.structures.instances import Instances
 
 
@@ -83,10 +83,6 @@ class MaskRCNN(nn.Module):
         output_size = (int(output_size[0]), int(output_size[1]))
         scale_y, scale_x = output_size[0] / input_size[0], output_size[1] / input_size[1]
         boxes = detection["boxes"] * detection["boxes"].new_tensor([scale_x, scale_y, scale_x, scale_y])
-        if len(boxes):
-            probabilities = paste_masks_in_image(detection["masks"], boxes, output_size)[:, 0]
-            masks = probabilities > self.mask_threshold
-        else:
-            masks = torch.zeros((0, *output_size), dtype=torch.bool, device=boxes.device)
+        masks = paste_masks(detection["masks"][:, 0], boxes, output_size, self.mask_threshold)
         return Instances(image_size=output_size, boxes=boxes, masks=masks, labels=detection["labels"] - 1,
                          scores=detection["scores"])

@@ -7,7 +7,6 @@ from dataclasses import replace
 from torchvision.models.detection.anchor_utils import AnchorGenerator
 from torchvision.models.detection.faster_rcnn import FastRCNNConvFCHead, FastRCNNPredictor
 from torchvision.models.detection.mask_rcnn import MaskRCNNHeads, MaskRCNNPredictor
-from torchvision.models.detection.roi_heads import RoIHeads
 from torchvision.models.detection.rpn import RegionProposalNetwork, RPNHead
 from torchvision.ops import MultiScaleRoIAlign
 
@@ -15,6 +14,7 @@ from instaseg.models.backbones import build_backbone
 from instaseg.models.layers.norm import group_norm
 from instaseg.models.mask_rcnn.config import MaskRCNNConfig
 from instaseg.models.mask_rcnn.model import MaskRCNN
+from instaseg.models.mask_rcnn.roi_heads import BoxMaskRoIHeads
 from instaseg.models.registry import register_model
 
 
@@ -36,7 +36,7 @@ def build_mask_rcnn(config: MaskRCNNConfig, num_classes: int) -> MaskRCNN:
                                   fc_layers, norm_layer=group_norm)
     mask_head = MaskRCNNHeads(config.fpn_channels, [config.mask_head_channels] * config.mask_head_convs, 1,
                               norm_layer=group_norm)
-    roi_heads = RoIHeads(
+    roi_heads = BoxMaskRoIHeads(
         box_roi_pool=MultiScaleRoIAlign(levels, output_size=7, sampling_ratio=2),
         box_head=box_head, box_predictor=FastRCNNPredictor(config.box_head_fc, num_classes + 1),
         fg_iou_thresh=0.5, bg_iou_thresh=0.5, batch_size_per_image=config.roi_batch_per_image,
