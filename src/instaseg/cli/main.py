@@ -11,7 +11,7 @@ from instaseg.errors import InstasegError
 
 # Each module exposes ``register(subparsers)`` that adds its parser and sets ``func`` to a
 # ``run(args) -> int`` function.
-from instaseg.cli import data_check, data_convert, data_show, data_synth, demo, models, predict, train
+from instaseg.cli import data_check, data_convert, data_show, data_synth, demo, evaluate, models, predict, train
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -25,6 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.register(commands)
     models.register(commands)
     predict.register(commands)
+    evaluate.register(commands)
     demo.register(commands)
     return parser
 

@@ -1,0 +1,185 @@
+"""COCO segm (and box) evaluation time of instaseg, pycocotools and faster-coco-eval on identical inputs,
+and the largest difference of their 12 stats from pycocotools'.
+
+The ground truth is the bench preset's train split (1,000 images of 320 x 320, polygons, about 8 instances
+each). The results are generated once and cached (runs/bench_eval/results.json): per image ``--per-image``
+scored detections with RLE masks, mostly shifted copies of that image's ground truth (some relabelled,
+scores falling with the shift), the rest other images' masks as false positives. Each evaluator starts from
+the same parsed JSON (deep copies, made outside the timing, since pycocotools' ``loadRes`` edits its input)
+and is timed from there to its 12 stats: ground-truth indexing, polygon rasterisation, results loading,
+IoU, matching, accumulation, summary. The median of ``--repeats`` runs is reported (pycocotools runs once
+unless ``--reference-repeats`` says otherwise).
+
+    uv run --group bench python benchmarks/coco_eval_speed.py
+    uv run --group bench python benchmarks/coco_eval_speed.py --per-image 20 --iou-types segm
+
+faster-coco-eval is not an instaseg dependency; the ``bench`` dependency group installs it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import copy
+import io
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from _common import DEFAULT_BENCH_DIR, REPO_ROOT, ensure_bench_data, format_table, warn_if_busy
+
+STATS = ("AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm", "ARl")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, default=DEFAULT_BENCH_DIR, help="bench preset folder")
+    parser.add_argument("--per-image", type=int, default=100, help="detections per image")
+    parser.add_argument("--iou-types", nargs="+", default=["segm", "bbox"], choices=["segm", "bbox"])
+    parser.add_argument("--repeats", type=int, default=3, help="runs of instaseg and faster-coco-eval")
+    parser.add_argument("--reference-repeats", type=int, default=1, help="runs of pycocotools (slow)")
+    parser.add_argument("--cache", type=Path, default=REPO_ROOT / "runs" / "bench_eval")
+    parser.add_argument("--seed", type=int, default=0)
+    return parser.parse_args(argv)
+
+
+def make_results(ground_truth: dict, per_image: int, seed: int) -> list[dict]:
+    """``per_image`` detections per image: 80% shifted ground truth of the image, 20% others' masks."""
+    from pycocotools import mask as mask_utils
+
+    rng = np.random.default_rng(seed)
+    by_image: dict[int, list[dict]] = {}
+    for annotation in ground_truth["annotations"]:
+        by_image.setdefault(annotation["image_id"], []).append(annotation)
+    category_ids = [c["id"] for c in ground_truth["categories"]]
+    images = {image["id"]: image for image in ground_truth["images"]}
+
+    def decode(annotation: dict) -> np.ndarray:
+        image = images[annotation["image_id"]]
+        segmentation = annotation["segmentation"]
+        rle = (mask_utils.merge(mask_utils.frPyObjects(segmentation, image["height"], image["width"]))
+               if isinstance(segmentation, list) else segmentation)
+        return mask_utils.decode(rle)
+
+    masks = {a["id"]: decode(a) for a in ground_truth["annotations"]}
+    all_annotations = ground_truth["annotations"]
+    results = []
+    for image_id in sorted(images):
+        own = by_image.get(image_id, [])
+        for _ in range(per_image):
+            if own and rng.random() < 0.8:
+                source = own[int(rng.integers(len(own)))]
+                category = source["category_id"] if rng.random() < 0.9 else int(rng.choice(category_ids))
+            else:
+                source = all_annotations[int(rng.integers(len(all_annotations)))]
+                category = int(rng.choice(category_ids))
+            dy, dx = (int(v) for v in rng.integers(-6, 7, size=2))
+            mask = np.roll(masks[source["id"]], (dy, dx), axis=(0, 1))
+            if not mask.any():
+                continue
+            rle = mask_utils.encode(np.asfortranarray(mask))
+            score = float(np.clip(1 - (abs(dy) + abs(dx)) / 14 + rng.normal(0, 0.15), 0.01, 1))
+            results.append({"image_id": image_id, "category_id": category,
+                            "segmentation": {"size": rle["size"], "counts": rle["counts"].decode("ascii")},
+                            "bbox": [round(float(v), 2) for v in mask_utils.toBbox(rle)], "score": round(score, 4)})
+    return results
+
+
+def load_inputs(args: argparse.Namespace) -> tuple[dict, list[dict]]:
+    ensure_bench_data(args.data)
+    ground_truth = json.loads((args.data / "train.json").read_text())
+    cache = args.cache / f"results_{args.per_image}_seed{args.seed}.json"
+    if not cache.exists():
+        started = time.perf_counter()
+        print(f"generating {args.per_image} detections per image ...", flush=True)
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        temporary = cache.with_suffix(".tmp")
+        temporary.write_text(json.dumps(make_results(ground_truth, args.per_image, args.seed)))
+        temporary.replace(cache)
+        print(f"  done in {time.perf_counter() - started:.0f} s, cached in {cache}", flush=True)
+    return ground_truth, json.loads(cache.read_text())
+
+
+def run_instaseg(ground_truth: dict, results: list[dict], iou_type: str) -> np.ndarray:
+    from instaseg.evaluation.coco import evaluate_coco
+
+    stats = evaluate_coco(ground_truth, results, iou_type).stats
+    return np.array([stats[name] for name in STATS])
+
+
+def run_pycocotools(ground_truth: dict, results: list[dict], iou_type: str) -> np.ndarray:
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        gt = COCO()
+        gt.dataset = ground_truth
+        gt.createIndex()
+        evaluation = COCOeval(gt, gt.loadRes(results), iou_type)
+        evaluation.evaluate()
+        evaluation.accumulate()
+        evaluation.summarize()
+    return np.array(evaluation.stats)
+
+
+def run_faster_coco_eval(ground_truth: dict, results: list[dict], iou_type: str) -> np.ndarray:
+    from faster_coco_eval import COCO, COCOeval_faster
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        gt = COCO(ground_truth)
+        evaluation = COCOeval_faster(gt, gt.loadRes(results), iou_type, print_function=lambda *a, **k: None)
+        evaluation.evaluate()
+        evaluation.accumulate()
+        evaluation.summarize()
+    return np.array(evaluation.stats[:12])
+
+
+def timed(function, ground_truth: dict, results: list[dict], iou_type: str, repeats: int) -> tuple[float, np.ndarray]:
+    times, stats = [], None
+    for _ in range(repeats):
+        gt_copy, results_copy = copy.deepcopy(ground_truth), copy.deepcopy(results)
+        started = time.perf_counter()
+        stats = function(gt_copy, results_copy, iou_type)
+        times.append(time.perf_counter() - started)
+    return statistics.median(times), stats
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        import faster_coco_eval  # noqa: F401
+        peers = [("faster-coco-eval", run_faster_coco_eval, args.repeats)]
+    except ImportError:
+        print("faster-coco-eval is not installed (uv run --group bench ...): timing the others only")
+        peers = []
+    ground_truth, results = load_inputs(args)
+    # Imports happen before the clocks start: each evaluator is timed on its work, not on loading Python.
+    import pycocotools.cocoeval  # noqa: F401
+
+    import instaseg.evaluation.coco  # noqa: F401
+    warn_if_busy()
+    print(f"{len(ground_truth['images'])} images, {len(ground_truth['annotations'])} ground-truth instances, "
+          f"{len(results)} detections ({len(results) / len(ground_truth['images']):.0f} per image)", flush=True)
+    rows = []
+    for iou_type in args.iou_types:
+        reference_time, reference = timed(run_pycocotools, ground_truth, results, iou_type, args.reference_repeats)
+        rows.append({"iou type": iou_type, "evaluator": "pycocotools", "seconds": reference_time,
+                     "speed-up": 1.0, "max |stat diff|": 0.0})
+        for name, function, repeats in [("instaseg", run_instaseg, args.repeats)] + peers:
+            seconds, stats = timed(function, ground_truth, results, iou_type, repeats)
+            rows.append({"iou type": iou_type, "evaluator": name, "seconds": seconds,
+                         "speed-up": reference_time / seconds, "max |stat diff|": float(np.abs(stats - reference).max())})
+        print(f"{iou_type}: pycocotools stats " + " ".join(f"{v:.4f}" for v in reference), flush=True)
+    print()
+    print(format_table(rows, (("iou type", "IoU type", "s"), ("evaluator", "evaluator", "s"),
+                              ("seconds", "seconds", ".2f"), ("speed-up", "x pycocotools", ".1f"),
+                              ("max |stat diff|", "max |stat - pycocotools|", ".1e"))))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,82 @@
+"""``instaseg eval``: COCO AP / AR of a results file against ground truth, identical to pycocotools."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+
+IOU_CHOICES = {"segm": ("segm",), "bbox": ("bbox",), "boundary": ("boundary",), "both": ("segm", "bbox"),
+               "all": ("segm", "bbox", "boundary")}
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("eval", help="score COCO results against ground truth (AP/AR, report)",
+                                   description=__doc__)
+    parser.add_argument("--gt", required=True, type=Path, help="ground-truth COCO JSON")
+    parser.add_argument("--pred", required=True, type=Path, help="COCO results JSON (a list of detections)")
+    parser.add_argument("--iou-type", choices=tuple(IOU_CHOICES), default="both",
+                        help="both: segm and bbox; boundary: Boundary AP (min of mask and boundary IoU); all: the three")
+    parser.add_argument("--out", type=Path, help="write metrics.json and report.md / report.html here")
+    parser.add_argument("--overwrite", action="store_true", help="allow a non-empty --out folder")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from instaseg.evaluation.coco import evaluate_coco
+    from instaseg.evaluation.report import write_report
+    from instaseg.evaluation.report.writer import class_table, stats_table
+    from instaseg.utils.files import prepare_output_dir
+
+    out = prepare_output_dir(args.out, args.overwrite) if args.out else None
+    ground_truth = load_ground_truth(args.gt)
+    results = load_results(args.pred)
+    iou_types = IOU_CHOICES[args.iou_type]
+    evaluations = {}
+    for iou_type in iou_types:
+        started = time.perf_counter()
+        evaluations[iou_type] = evaluate_coco(ground_truth, results, iou_type, results_name=str(args.pred))
+        if evaluations[iou_type].boundary_f1 is not None:
+            print(f"{iou_type}: mean boundary F1 of true positives at IoU 0.5: {evaluations[iou_type].boundary_f1:.4f}")
+        print(f"{iou_type}: {len(results)} detections on {len(ground_truth['images'])} images evaluated in "
+              f"{time.perf_counter() - started:.2f} s")
+    for rows in (stats_table(evaluations), class_table(evaluations)):
+        widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+        print()
+        for row in rows:
+            print("  ".join(cell.rjust(width) for cell, width in zip(row, widths)))
+    if out is not None:
+        files = write_report(evaluations, out, f"Evaluation of {args.pred.name} against {args.gt.name}")
+        print(f"\nwrote {', '.join(f.name for f in files)} to {out}")
+    return 0
+
+
+def load_ground_truth(path: Path) -> dict:
+    """The parsed COCO file after the strict checks; errors list every problem with its record and field."""
+    from instaseg.data.validation import check_coco, format_problems
+    from instaseg.errors import DatasetError
+
+    report = check_coco(path, check_images=False)
+    if report.errors:
+        raise DatasetError(f"{report.summary()}:\n  " + "\n  ".join(format_problems(report.errors, 5)))
+    return report.payload
+
+
+def load_results(path: Path) -> list[dict]:
+    """A COCO results list (or an object holding it under ``annotations``)."""
+    from instaseg.data.validation.parsing import read_json
+    from instaseg.evaluation.coco import EvaluationInputError
+
+    if not path.is_file():
+        raise EvaluationInputError(f"{path}: file not found")
+    payload, problems = read_json(path, str(path))
+    if problems:
+        problem = problems[0]
+        where = f" (line {problem.line}, column {problem.column})" if getattr(problem, "line", None) else ""
+        raise EvaluationInputError(f"{path}{where}: {problem.message}")
+    if isinstance(payload, dict) and isinstance(payload.get("annotations"), list):
+        payload = payload["annotations"]
+    if not isinstance(payload, list):
+        raise EvaluationInputError(f"{path}: expected a JSON list of COCO results, got {type(payload).__name__}")
+    return payload

@@ -1,0 +1,24 @@
+"""COCO AP / AR identical to pycocotools, vectorised: inputs, matching, accumulation, the evaluator.
+
+``evaluate_coco`` needs only NumPy and pycocotools; the trainer-facing ``COCOEvaluator`` and the converter
+from ``Instances`` load torch, so they are imported on first use (``instaseg eval`` starts in a blink).
+"""
+
+from instaseg.evaluation.coco.evaluator import COCOEvaluation, evaluate_coco
+from instaseg.evaluation.coco.inputs import EvaluationInputError
+from instaseg.evaluation.coco.params import STAT_NAMES, EvalParams
+
+__all__ = ["COCOEvaluation", "COCOEvaluator", "EvalParams", "EvaluationInputError", "STAT_NAMES", "evaluate_coco",
+           "instances_to_coco_results"]
+
+
+def __getattr__(name: str):
+    if name == "COCOEvaluator":
+        from instaseg.evaluation.coco.coco_evaluator import COCOEvaluator
+
+        return COCOEvaluator
+    if name == "instances_to_coco_results":
+        from instaseg.evaluation.coco.results import instances_to_coco_results
+
+        return instances_to_coco_results
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,167 @@
+"""COCO AP / AR equal to pycocotools' COCOeval, with vectorised matching and accumulation.
+
+``evaluate_coco`` scores a COCO ground-truth dict against COCO results; ``COCOEvaluator`` wraps it in the
+reset / process / evaluate interface the trainer uses. IoUs come from pycocotools' C routines (RLE and box
+IoU, crowd-aware), so the numbers they feed are the reference's own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+from pycocotools import mask as mask_utils
+
+from instaseg.evaluation.coco.accumulate import MatchedDetections, Tables, accumulate, per_category_ap, summarize
+from instaseg.evaluation.coco.inputs import Annotations, EvaluationInputs, prepare_inputs
+from instaseg.evaluation.coco.matching import match_groups
+from instaseg.evaluation.coco.params import EvalParams
+
+
+@dataclass
+class COCOEvaluation:
+    """Everything one IoU type's evaluation produced; ``precision`` and ``recall`` are laid out as
+    pycocotools' ``eval['precision']`` (T, R, K, A, M) and ``eval['recall']`` (T, K, A, M)."""
+
+    iou_type: str
+    stats: dict[str, float]
+    tables: Tables
+    category_ids: list[int]
+    category_names: list[str]
+    category_ap: np.ndarray  # (K,), nan without ground truth
+    params: EvalParams
+    matched_ious: np.ndarray  # IoU of each true positive at IoU 0.5 (all areas, largest limit)
+    matched_pairs: np.ndarray  # (P, 2) detection and ground-truth rows of those true positives
+    boundary_f1: float | None = None  # mean boundary F1 of those pairs (boundary evaluations only)
+
+    @property
+    def precision(self) -> np.ndarray:
+        return self.tables.precision
+
+    @property
+    def recall(self) -> np.ndarray:
+        return self.tables.recall
+
+
+def evaluate_coco(ground_truth: dict[str, Any], results: Sequence[dict[str, Any]], iou_type: str = "segm",
+                  image_ids: Sequence[int] | None = None, params: EvalParams | None = None,
+                  results_name: str = "results") -> COCOEvaluation:
+    """Score ``results`` (COCO result dicts) against ``ground_truth`` (a COCO dict) for ``iou_type``.
+
+    Args:
+        image_ids: images to evaluate (default all ground-truth images), as pycocotools' ``params.imgIds``.
+        results_name: how error messages name the results, e.g. their file name.
+    Raises:
+        EvaluationInputError: results naming unknown images or categories, or malformed fields.
+    """
+    params = params or EvalParams()
+    inputs = prepare_inputs(ground_truth, results, iou_type, image_ids, results_name)
+    detections, matched_ious, pairs = _match(inputs, iou_type, params)
+    counted = _counted_ground_truth(inputs.ground_truth, len(inputs.category_ids), params)
+    tables = accumulate(detections, counted, params)
+    return COCOEvaluation(iou_type=iou_type, stats=summarize(tables, params), tables=tables,
+                          category_ids=[int(c) for c in inputs.category_ids], category_names=inputs.category_names,
+                          category_ap=per_category_ap(tables), params=params, matched_ious=matched_ious,
+                          matched_pairs=pairs,
+                          boundary_f1=_mean_boundary_f1(inputs, pairs) if iou_type == "boundary" else None)
+
+
+def _match(inputs: EvaluationInputs, iou_type: str, params: EvalParams
+           ) -> tuple[MatchedDetections, np.ndarray, np.ndarray]:
+    """Sort, limit and match the detections of every (image, category) group; also the true positives at
+    IoU 0.5 (all areas) as their IoUs and (detection row, ground-truth row) pairs."""
+    gt, dt = inputs.ground_truth, inputs.detections
+    num_categories = len(inputs.category_ids)
+    # Detections: by group, best score first, ties in input order (pycocotools' stable sort); keep the limit.
+    dt_key = dt.image_index * num_categories + dt.category_index
+    dt_order = np.lexsort((-dt.score, dt_key))
+    dt_sorted_key = dt_key[dt_order]
+    group_start = np.searchsorted(dt_sorted_key, dt_sorted_key, side="left")
+    rank = np.arange(len(dt_order)) - group_start
+    keep = rank < params.max_detections[-1]
+    dt_order, dt_sorted_key, rank = dt_order[keep], dt_sorted_key[keep], rank[keep]
+    # Ground truth: by group, in annotation order.
+    gt_key = gt.image_index * num_categories + gt.category_index
+    gt_order = np.argsort(gt_key, kind="stable")
+    gt_sorted_key = gt_key[gt_order]
+
+    both = np.intersect1d(dt_sorted_key, gt_sorted_key)
+    dt_bounds = np.searchsorted(dt_sorted_key, np.stack([both, both + 1]))
+    gt_bounds = np.searchsorted(gt_sorted_key, np.stack([both, both + 1]))
+    ranges = np.array(params.area_ranges, dtype=np.float64)  # (A, 2)
+    gt_ignore_all = (gt.crowd[None, :] | (gt.area[None, :] < ranges[:, :1]) | (gt.area[None, :] > ranges[:, 1:]))
+    ious, gt_ignore, gt_crowd, group_gt_rows = [], [], [], []
+    for dt_start, dt_end, gt_start, gt_end in zip(dt_bounds[0], dt_bounds[1], gt_bounds[0], gt_bounds[1]):
+        dt_rows, gt_rows = dt_order[dt_start:dt_end], gt_order[gt_start:gt_end]
+        group_gt_rows.append(gt_rows)
+        ious.append(_ious(dt, gt, dt_rows, gt_rows, iou_type))
+        gt_ignore.append(gt_ignore_all[:, gt_rows])
+        gt_crowd.append(gt.crowd[gt_rows])
+
+    num_areas, num_thresholds = len(ranges), len(params.iou_thresholds)
+    matched = np.zeros((len(dt_order), num_areas, num_thresholds), dtype=bool)
+    ignored = np.zeros_like(matched)
+    matched_ious, pairs = np.zeros(0), np.zeros((0, 2), dtype=np.int64)
+    if ious:
+        groups = match_groups(ious, gt_ignore, gt_crowd, params.iou_thresholds)
+        positions = np.concatenate([np.arange(s, e) for s, e in zip(dt_bounds[0], dt_bounds[1])])
+        matched[positions], ignored[positions] = groups.matched, groups.ignored
+        # The IoU of each true positive at the loosest threshold, all areas (for the IoU histogram).
+        true_positive = groups.matched[:, 0, 0] & ~groups.ignored[:, 0, 0]
+        matched_ious = groups.iou[true_positive, 0, 0]
+        gt_row_of = np.concatenate([rows[groups.column[s:e, 0, 0].clip(min=0)] for rows, s, e in zip(
+            group_gt_rows, *_starts_and_ends([len(m) for m in ious]))])
+        pairs = np.stack([dt_order[positions][true_positive], gt_row_of[true_positive]], axis=1)
+    # Unmatched detections outside an area range do not count in it.
+    area = dt.area[dt_order]
+    outside = (area[:, None] < ranges[None, :, 0]) | (area[:, None] > ranges[None, :, 1])  # (N, A)
+    ignored |= ~matched & outside[:, :, None]
+    return MatchedDetections(category_index=dt.category_index[dt_order], image_index=dt.image_index[dt_order],
+                             rank=rank, score=dt.score[dt_order], matched=matched, ignored=ignored), matched_ious, pairs
+
+
+def _starts_and_ends(sizes: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    ends = np.cumsum(sizes)
+    return ends - np.asarray(sizes), ends
+
+
+def _mean_boundary_f1(inputs: EvaluationInputs, pairs: np.ndarray) -> float | None:
+    """Mean boundary F1 of matched pairs, the tolerance being the boundary band's width."""
+    from instaseg.evaluation.boundary import boundary_f1, dilation_pixels
+
+    if not len(pairs):
+        return None
+    scores = []
+    for dt_row, gt_row in pairs:
+        predicted, true = inputs.detections.geometry[dt_row][0], inputs.ground_truth.geometry[gt_row][0]
+        height, width = (int(v) for v in true["size"])
+        scores.append(boundary_f1(mask_utils.decode(predicted), mask_utils.decode(true), dilation_pixels(height, width)))
+    return float(np.mean(scores))
+
+
+def _ious(dt: Annotations, gt: Annotations, dt_rows: np.ndarray, gt_rows: np.ndarray, iou_type: str) -> np.ndarray:
+    """(D, G) IoU; for crowd ground truth, intersection over the detection's area (COCO's rule)."""
+    crowd = [int(c) for c in gt.crowd[gt_rows]]
+    shape = (len(dt_rows), len(gt_rows))
+    if iou_type == "bbox":
+        values = mask_utils.iou(dt.geometry[dt_rows], gt.geometry[gt_rows], crowd)
+        return np.asarray(values, dtype=np.float64).reshape(shape)
+    if iou_type == "segm":
+        values = mask_utils.iou([dt.geometry[i] for i in dt_rows], [gt.geometry[i] for i in gt_rows], crowd)
+        return np.asarray(values, dtype=np.float64).reshape(shape)
+    # Boundary: the smaller of mask IoU and boundary-band IoU, except against crowd regions (mask IoU).
+    masks = mask_utils.iou([dt.geometry[i][0] for i in dt_rows], [gt.geometry[i][0] for i in gt_rows], crowd)
+    bands = mask_utils.iou([dt.geometry[i][1] for i in dt_rows], [gt.geometry[i][1] for i in gt_rows], crowd)
+    masks = np.asarray(masks, dtype=np.float64).reshape(shape)
+    bands = np.asarray(bands, dtype=np.float64).reshape(shape)
+    return np.where(gt.crowd[gt_rows][None, :], masks, np.minimum(masks, bands))
+
+
+def _counted_ground_truth(gt: Annotations, num_categories: int, params: EvalParams) -> np.ndarray:
+    """(K, A) ground truth that is neither crowd nor outside the area range: recall's denominator."""
+    ranges = np.array(params.area_ranges, dtype=np.float64)
+    counted = ~gt.crowd[:, None] & (gt.area[:, None] >= ranges[None, :, 0]) & (gt.area[:, None] <= ranges[None, :, 1])
+    table = np.zeros((num_categories, len(ranges)), dtype=np.int64)
+    np.add.at(table, gt.category_index, counted.astype(np.int64))
+    return table

@@ -1,0 +1,221 @@
+"""Ground truth and results as flat arrays, prepared exactly as pycocotools' ``loadRes`` and ``_prepare`` do.
+
+Two pycocotools rules kept on purpose, because every published COCO number follows them:
+- ground-truth areas are the annotations' ``area`` fields, not measured from the masks;
+- a detection's area (for the small / medium / large ranges) is its box's w * h whenever the results carry
+  boxes (decided by the first result, as ``loadRes`` does), and its mask's pixel count otherwise.
+Results naming images or categories the ground truth lacks are an error here (pycocotools silently drops
+unknown categories and fails with an assertion on unknown images).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+from pycocotools import mask as mask_utils
+
+from instaseg.errors import InstasegError
+
+IOU_TYPES = ("segm", "bbox", "boundary")  # boundary: min(mask IoU, Boundary IoU), see evaluation.boundary
+
+
+class EvaluationInputError(InstasegError):
+    """Ground truth or results that cannot be evaluated; the message names the record and field."""
+
+
+@dataclass
+class Annotations:
+    """One side (ground truth or detections) restricted to the evaluated images, one row per annotation.
+
+    ``geometry`` holds RLE dicts for segm, (mask RLE, boundary RLE) pairs for boundary and (N, 4) xywh boxes
+    for bbox; ``order`` is the position in the
+    source list, which breaks ties the way pycocotools' stable sorts do."""
+
+    image_index: np.ndarray  # (N,) int, index into the sorted evaluated image ids
+    category_index: np.ndarray  # (N,) int, index into the sorted category ids
+    area: np.ndarray  # (N,) float64
+    crowd: np.ndarray  # (N,) bool (always False for detections)
+    score: np.ndarray  # (N,) float64 (ones for ground truth)
+    geometry: list | np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.image_index)
+
+
+@dataclass
+class EvaluationInputs:
+    image_ids: np.ndarray  # (I,) sorted evaluated image ids
+    category_ids: np.ndarray  # (K,) sorted category ids
+    category_names: list[str]
+    ground_truth: Annotations
+    detections: Annotations
+
+
+def _where(source: str, index: int, field: str) -> str:
+    return f"{source}: record {index}, field '{field}'"
+
+
+def prepare_inputs(ground_truth: dict[str, Any], results: Sequence[dict[str, Any]], iou_type: str,
+                   image_ids: Sequence[int] | None = None, results_name: str = "results") -> EvaluationInputs:
+    """Validate and flatten COCO ground truth (a parsed COCO dict) and results (COCO result dicts).
+
+    Args:
+        image_ids: the images to evaluate (default: every ground-truth image).
+        results_name: how error messages name the results (e.g. their file).
+    Raises:
+        EvaluationInputError: naming the record and field of the first problem found.
+    """
+    if iou_type not in IOU_TYPES:
+        raise EvaluationInputError(f"unknown IoU type {iou_type!r}; choose from {', '.join(IOU_TYPES)}")
+    images = {int(image["id"]): image for image in ground_truth["images"]}
+    categories = sorted(ground_truth["categories"], key=lambda c: int(c["id"]))
+    category_ids = np.array([int(c["id"]) for c in categories], dtype=np.int64)
+    if image_ids is None:
+        evaluated = np.array(sorted(images), dtype=np.int64)
+    else:
+        evaluated = np.unique(np.asarray(list(image_ids), dtype=np.int64))
+        unknown = [int(i) for i in evaluated if int(i) not in images]
+        if unknown:
+            raise EvaluationInputError(f"images to evaluate not in the ground truth: {unknown[:5]}")
+    return EvaluationInputs(
+        image_ids=evaluated, category_ids=category_ids, category_names=[str(c.get("name", c["id"])) for c in categories],
+        ground_truth=_ground_truth(ground_truth["annotations"], images, evaluated, category_ids, iou_type),
+        detections=_detections(results, images, evaluated, category_ids, iou_type, results_name))
+
+
+def _index_of(values: np.ndarray, sorted_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Position of each value in ``sorted_ids`` and whether it is there."""
+    position = np.searchsorted(sorted_ids, values).clip(max=max(len(sorted_ids) - 1, 0))
+    found = (sorted_ids[position] == values) if len(sorted_ids) else np.zeros(len(values), dtype=bool)
+    return position, found
+
+
+def _ground_truth(annotations: list[dict], images: dict[int, dict], evaluated: np.ndarray,
+                  category_ids: np.ndarray, iou_type: str) -> Annotations:
+    image_index, in_images = _index_of(np.array([int(a["image_id"]) for a in annotations], dtype=np.int64),
+                                       evaluated)
+    category_index, known = _index_of(np.array([int(a["category_id"]) for a in annotations], dtype=np.int64),
+                                      category_ids)
+    keep = np.flatnonzero(in_images & known)
+    kept = [annotations[i] for i in keep]
+    if iou_type == "bbox":
+        geometry = np.array([a["bbox"] for a in kept], dtype=np.float64).reshape(-1, 4)
+    else:
+        geometry = [_ground_truth_rle(a, images[int(a["image_id"])]) for a in kept]
+    area = np.array([a["area"] if "area" in a else _measured_area(a, g, iou_type)
+                     for a, g in zip(kept, geometry)], dtype=np.float64)
+    if iou_type == "boundary":
+        geometry = _with_boundaries(geometry)
+    return Annotations(image_index=image_index[keep], category_index=category_index[keep], area=area,
+                       crowd=np.array([bool(a.get("iscrowd", 0)) for a in kept], dtype=bool).reshape(-1),
+                       score=np.ones(len(kept)), geometry=geometry)
+
+
+def _measured_area(annotation: dict, geometry: Any, iou_type: str) -> float:
+    # COCO requires ``area``; without it, use what the mask or box measures rather than fail.
+    return float(geometry[2] * geometry[3]) if iou_type == "bbox" else float(mask_utils.area(geometry))
+
+
+def _with_boundaries(rles: list[dict]) -> list[tuple[dict, dict]]:
+    from instaseg.evaluation.boundary import boundary_rles
+
+    return list(zip(rles, boundary_rles(rles)))
+
+
+def _ground_truth_rle(annotation: dict, image: dict) -> dict:
+    """pycocotools' ``annToRLE``: polygons merged into one RLE, uncompressed RLE compressed."""
+    segmentation, height, width = annotation["segmentation"], int(image["height"]), int(image["width"])
+    if isinstance(segmentation, list):
+        return mask_utils.merge(mask_utils.frPyObjects(segmentation, height, width))
+    if isinstance(segmentation["counts"], list):
+        return mask_utils.frPyObjects(segmentation, height, width)
+    return segmentation
+
+
+def _detections(results: Sequence[dict], images: dict[int, dict], evaluated: np.ndarray, category_ids: np.ndarray,
+                iou_type: str, source: str) -> Annotations:
+    fields = ("image_id", "category_id", "score") + (("bbox",) if iou_type == "bbox" else ("segmentation",))
+    for index, result in enumerate(results):
+        if not isinstance(result, dict):
+            raise EvaluationInputError(f"{source}: record {index} is {type(result).__name__}, not an object")
+        missing = [f for f in fields if f not in result]
+        if missing:
+            raise EvaluationInputError(f"{_where(source, index, missing[0])} is missing")
+    image_ids = _numbers(results, "image_id", source, integer=True)
+    category_ids_of = _numbers(results, "category_id", source, integer=True)
+    scores = _numbers(results, "score", source)
+    for index in np.flatnonzero(~np.isin(image_ids, np.array(sorted(images), dtype=np.int64))):
+        raise EvaluationInputError(f"{_where(source, int(index), 'image_id')}: image {int(image_ids[index])} is not "
+                                   "in the ground truth")
+    for index in np.flatnonzero(~np.isin(category_ids_of, category_ids)):
+        raise EvaluationInputError(f"{_where(source, int(index), 'category_id')}: category "
+                                   f"{int(category_ids_of[index])} is not in the ground truth")
+    image_index, in_evaluated = _index_of(image_ids, evaluated)
+    category_index, _ = _index_of(category_ids_of, category_ids)
+    keep = np.flatnonzero(in_evaluated)
+    boxes_given = bool(results) and bool(results[0].get("bbox"))  # loadRes decides from the first result
+    boxes = _boxes(results, keep, source) if boxes_given or iou_type == "bbox" else None
+    if iou_type == "bbox":
+        geometry, area = boxes, boxes[:, 2] * boxes[:, 3]
+    else:
+        geometry = [_result_rle(results[i], images[int(image_ids[i])], source, int(i)) for i in keep]
+        area = boxes[:, 2] * boxes[:, 3] if boxes_given else np.asarray(mask_utils.area(geometry), dtype=np.float64)
+        if iou_type == "boundary":
+            geometry = _with_boundaries(geometry)
+    return Annotations(image_index=image_index[keep], category_index=category_index[keep],
+                       area=np.asarray(area, dtype=np.float64).reshape(-1), crowd=np.zeros(len(keep), dtype=bool),
+                       score=scores[keep], geometry=geometry)
+
+
+def _numbers(results: Sequence[dict], field: str, source: str, integer: bool = False) -> np.ndarray:
+    values = [r[field] for r in results]
+    try:
+        array = np.array(values, dtype=np.float64).reshape(-1)
+    except (TypeError, ValueError):
+        array = None
+    bad = (np.flatnonzero(~np.isfinite(array) | (integer & (array != np.round(array))))
+           if array is not None and len(array) == len(values) else None)
+    if bad is None or len(bad):
+        index = next(i for i, v in enumerate(values) if not _is_number(v, integer)) if bad is None else int(bad[0])
+        kind = "an integer" if integer else "a finite number"
+        raise EvaluationInputError(f"{_where(source, index, field)} must be {kind}, got {values[index]!r}")
+    return array.astype(np.int64) if integer else array
+
+
+def _is_number(value: Any, integer: bool) -> bool:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
+        return False
+    return np.isfinite(value) and (not integer or float(value).is_integer())
+
+
+def _boxes(results: Sequence[dict], keep: np.ndarray, source: str) -> np.ndarray:
+    boxes = [results[i].get("bbox") for i in keep]
+    try:
+        array = np.array(boxes, dtype=np.float64)
+    except (TypeError, ValueError):
+        array = None
+    if array is None or array.shape != (len(keep), 4) or not np.isfinite(array).all():
+        for index, box in zip(keep, boxes):
+            if not (isinstance(box, (list, tuple)) and len(box) == 4 and all(_is_number(v, False) for v in box)):
+                raise EvaluationInputError(f"{_where(source, int(index), 'bbox')} must be [x, y, width, height], "
+                                           f"got {box!r}")
+    return array.reshape(-1, 4)
+
+
+def _result_rle(result: dict, image: dict, source: str, index: int) -> dict:
+    segmentation = result["segmentation"]
+    height, width = int(image["height"]), int(image["width"])
+    if isinstance(segmentation, dict) and isinstance(segmentation.get("counts"), (str, bytes)):
+        if list(segmentation.get("size", ())) != [height, width]:
+            raise EvaluationInputError(f"{_where(source, index, 'segmentation')}: RLE size "
+                                       f"{segmentation.get('size')!r} is not the image's [{height}, {width}]")
+        return segmentation
+    try:  # polygons or uncompressed RLE: pycocotools would fail; convert them as annToRLE does
+        if isinstance(segmentation, list):
+            return mask_utils.merge(mask_utils.frPyObjects(segmentation, height, width))
+        return mask_utils.frPyObjects(segmentation, height, width)
+    except Exception as error:  # pycocotools raises bare Exceptions and TypeErrors on malformed input
+        raise EvaluationInputError(f"{_where(source, index, 'segmentation')} is not an RLE or polygon list: "
+                                   f"{error}") from None

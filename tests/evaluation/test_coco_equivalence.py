@@ -1,0 +1,50 @@
+"""instaseg's COCO evaluator against pycocotools on many random cases: the 12 stats within 1e-9, and the
+precision and recall tables themselves."""
+
+import numpy as np
+import pytest
+
+from instaseg.evaluation.coco import STAT_NAMES, evaluate_coco
+
+from .coco_cases import pycocotools_eval, random_case
+
+
+def _assert_same(ours, reference):
+    stats = np.array([ours.stats[name] for name in STAT_NAMES])
+    assert np.abs(stats - reference.stats).max() <= 1e-9, (stats, reference.stats)
+    np.testing.assert_allclose(ours.precision, reference.eval["precision"], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(ours.recall, reference.eval["recall"], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(ours.tables.scores, reference.eval["scores"], rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("iou_type", ["segm", "bbox"])
+@pytest.mark.parametrize("with_boxes", [True, False])
+def test_random_cases_match_pycocotools(iou_type, with_boxes):
+    if iou_type == "bbox" and not with_boxes:
+        pytest.skip("bbox evaluation needs boxes")
+    rng = np.random.default_rng(7 + with_boxes + 2 * (iou_type == "bbox"))
+    for _ in range(40):
+        ground_truth, results = random_case(rng, with_boxes=with_boxes)
+        if not results:
+            continue
+        _assert_same(evaluate_coco(ground_truth, results, iou_type), pycocotools_eval(ground_truth, results, iou_type))
+
+
+def test_image_subsets_match_pycocotools():
+    rng = np.random.default_rng(3)
+    for _ in range(20):
+        ground_truth, results = random_case(rng)
+        if not results:
+            continue
+        ids = [image["id"] for image in ground_truth["images"]]
+        subset = sorted(int(i) for i in rng.choice(ids, size=int(rng.integers(1, len(ids) + 1)), replace=False))
+        _assert_same(evaluate_coco(ground_truth, results, "segm", image_ids=subset),
+                     pycocotools_eval(ground_truth, results, "segm", image_ids=subset))
+
+
+def test_more_detections_than_the_limit_match_pycocotools():
+    rng = np.random.default_rng(11)
+    ground_truth, results = random_case(rng, max_detections=130)
+    while max(np.unique([r["image_id"] for r in results], return_counts=True)[1]) <= 100:
+        ground_truth, results = random_case(rng, max_detections=130)
+    _assert_same(evaluate_coco(ground_truth, results, "segm"), pycocotools_eval(ground_truth, results, "segm"))

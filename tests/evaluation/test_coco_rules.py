@@ -1,0 +1,128 @@
+"""Hand-made cases for each COCO rule, checked against pycocotools and against values worked out by hand."""
+
+import numpy as np
+import pytest
+
+from instaseg.evaluation.coco import EvaluationInputError, evaluate_coco
+
+from .coco_cases import pycocotools_eval
+
+
+def _rect(height, width, y0, y1, x0, x1):
+    from pycocotools import mask as mask_utils
+
+    mask = np.zeros((height, width), dtype=np.uint8)
+    mask[y0:y1, x0:x1] = 1
+    rle = mask_utils.encode(np.asfortranarray(mask))
+    return {"size": rle["size"], "counts": rle["counts"].decode()}, float(mask.sum()), [x0, y0, x1 - x0, y1 - y0]
+
+
+def _dataset(annotations, images=((1, 10, 20),), categories=(1,)):
+    return {"images": [{"id": i, "height": h, "width": w} for i, h, w in images],
+            "categories": [{"id": c, "name": f"c{c}"} for c in categories],
+            "annotations": [{"id": n + 1, "image_id": a.get("image_id", 1), "category_id": a.get("category_id", 1),
+                             "segmentation": a["rect"][0], "area": a["rect"][1], "bbox": a["rect"][2],
+                             "iscrowd": a.get("iscrowd", 0)} for n, a in enumerate(annotations)]}
+
+
+def _result(rect, score, image_id=1, category_id=1):
+    return {"image_id": image_id, "category_id": category_id, "segmentation": rect[0], "bbox": rect[2], "score": score}
+
+
+def _same_as_pycocotools(ground_truth, results, iou_type="segm"):
+    ours = evaluate_coco(ground_truth, results, iou_type)
+    reference = pycocotools_eval(ground_truth, results, iou_type)
+    assert np.abs(np.array(list(ours.stats.values())) - reference.stats).max() <= 1e-9
+    return ours
+
+
+def test_equal_ious_go_to_the_later_ground_truth():
+    # The first detection overlaps both ground truths equally (11/13); taking the later one leaves the
+    # first free for the exact second detection, so both are true positives up to IoU 0.8.
+    ground_truth = _dataset([{"rect": _rect(10, 20, 0, 10, 0, 12)}, {"rect": _rect(10, 20, 0, 10, 2, 14)}])
+    results = [_result(_rect(10, 20, 0, 10, 1, 13), 0.9), _result(_rect(10, 20, 0, 10, 0, 12), 0.8)]
+    ours = _same_as_pycocotools(ground_truth, results)
+    assert ours.stats["AP50"] == pytest.approx(1.0) and ours.stats["AP75"] == pytest.approx(1.0)
+
+
+def test_a_crowd_region_absorbs_several_detections_without_counting_them():
+    crowd = _rect(10, 20, 0, 10, 0, 20)
+    ground_truth = _dataset([{"rect": _rect(10, 20, 0, 5, 0, 5)}, {"rect": crowd, "iscrowd": 1}])
+    results = [_result(_rect(10, 20, 0, 5, 0, 5), 0.9), _result(_rect(10, 20, 5, 10, 0, 10), 0.95),
+               _result(_rect(10, 20, 5, 10, 10, 20), 0.97)]  # the last two lie inside the crowd region
+    ours = _same_as_pycocotools(ground_truth, results)
+    assert ours.stats["AP"] == pytest.approx(1.0) and ours.stats["AR100"] == pytest.approx(1.0)
+
+
+def test_a_detection_outside_the_area_range_is_ignored_only_when_unmatched():
+    ground_truth = _dataset([{"rect": _rect(60, 60, 0, 40, 0, 40)}], images=((1, 60, 60),))  # area 1600: medium
+    results = [_result(_rect(60, 60, 0, 40, 0, 40), 0.9), _result(_rect(60, 60, 50, 54, 50, 54), 0.95)]  # small FP
+    ours = _same_as_pycocotools(ground_truth, results)
+    assert ours.stats["APm"] == pytest.approx(1.0)  # the small false positive does not count in the medium range
+    assert ours.stats["APs"] == -1.0 and ours.stats["AP"] < 1.0
+
+
+def test_detections_beyond_the_limit_per_image_and_category_are_dropped():
+    ground_truth = _dataset([{"rect": _rect(10, 20, 0, 10, 0, 10)}])
+    results = [_result(_rect(10, 20, 0, 2, 15, 17), 0.9), _result(_rect(10, 20, 0, 10, 0, 10), 0.5)]
+    ours = _same_as_pycocotools(ground_truth, results)
+    assert ours.stats["AR1"] == 0.0 and ours.stats["AR10"] == pytest.approx(1.0)
+
+
+def test_categories_without_ground_truth_are_left_out_of_the_mean():
+    ground_truth = _dataset([{"rect": _rect(10, 20, 0, 10, 0, 10)}], categories=(1, 2))
+    results = [_result(_rect(10, 20, 0, 10, 0, 10), 0.9), _result(_rect(10, 20, 0, 5, 10, 20), 0.99, category_id=2)]
+    ours = _same_as_pycocotools(ground_truth, results)
+    assert ours.stats["AP"] == pytest.approx(1.0)
+    assert np.isnan(ours.category_ap[1]) and ours.category_ap[0] == pytest.approx(1.0)
+
+
+def test_images_without_ground_truth_or_detections():
+    ground_truth = _dataset([{"rect": _rect(10, 20, 0, 10, 0, 10)}], images=((1, 10, 20), (2, 10, 20), (3, 10, 20)))
+    results = [_result(_rect(10, 20, 0, 10, 0, 10), 0.9), _result(_rect(10, 20, 0, 10, 0, 10), 0.95, image_id=2)]
+    ours = _same_as_pycocotools(ground_truth, results)
+    assert ours.stats["AP50"] == pytest.approx(0.5)  # the false positive ranks first: precision 1/2 at every recall
+
+
+def test_no_detections_at_all_scores_zero_where_ground_truth_exists():
+    ground_truth = _dataset([{"rect": _rect(10, 20, 0, 10, 0, 10)}])
+    stats = evaluate_coco(ground_truth, [], "segm").stats
+    assert stats["AP"] == 0.0 and stats["AR100"] == 0.0 and stats["APs"] == 0.0 and stats["APl"] == -1.0
+
+
+def test_box_evaluation_matches_pycocotools():
+    ground_truth = _dataset([{"rect": _rect(10, 20, 0, 10, 0, 12)}, {"rect": _rect(10, 20, 2, 9, 3, 19)}])
+    results = [_result(_rect(10, 20, 0, 10, 1, 13), 0.9), _result(_rect(10, 20, 2, 9, 4, 19), 0.8)]
+    _same_as_pycocotools(ground_truth, results, "bbox")
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"image_id": 9}, "record 1, field 'image_id': image 9 is not in the ground truth"),
+    ({"category_id": 5}, "record 1, field 'category_id': category 5 is not in the ground truth"),
+    ({"score": "high"}, "record 1, field 'score' must be a finite number"),
+    ({"score": float("nan")}, "record 1, field 'score' must be a finite number"),
+    ({"image_id": 1.5}, "record 1, field 'image_id' must be an integer"),
+    ({"segmentation": {"size": [5, 5], "counts": "00"}}, "record 1, field 'segmentation': RLE size [5, 5]"),
+    ({"segmentation": 7}, "record 1, field 'segmentation' is not an RLE or polygon list"),
+])
+def test_bad_results_name_the_record_and_field(change, message):
+    ground_truth = _dataset([{"rect": _rect(10, 20, 0, 10, 0, 10)}])
+    results = [_result(_rect(10, 20, 0, 10, 0, 10), 0.9), {**_result(_rect(10, 20, 0, 10, 0, 10), 0.9), **change}]
+    with pytest.raises(EvaluationInputError, match=None) as error:
+        evaluate_coco(ground_truth, results, "segm", results_name="preds.json")
+    assert str(error.value).startswith("preds.json: ") and message in str(error.value)
+
+
+def test_a_missing_field_is_named():
+    ground_truth = _dataset([{"rect": _rect(10, 20, 0, 10, 0, 10)}])
+    with pytest.raises(EvaluationInputError, match="record 0, field 'score' is missing"):
+        evaluate_coco(ground_truth, [{"image_id": 1, "category_id": 1, "segmentation": _rect(10, 20, 0, 1, 0, 1)[0]}])
+
+
+def test_matched_pairs_name_the_detection_and_ground_truth_rows():
+    ground_truth = _dataset([{"rect": _rect(10, 20, 0, 10, 0, 8)}, {"rect": _rect(10, 20, 0, 10, 10, 20)}])
+    results = [_result(_rect(10, 20, 0, 10, 10, 20), 0.5), _result(_rect(10, 20, 0, 3, 0, 3), 0.9),
+               _result(_rect(10, 20, 0, 10, 0, 7), 0.7)]
+    evaluation = evaluate_coco(ground_truth, results, "segm")
+    assert sorted(map(tuple, evaluation.matched_pairs.tolist())) == [(0, 1), (2, 0)]
+    assert sorted(evaluation.matched_ious.tolist()) == pytest.approx([70 / 80, 1.0])
