@@ -138,7 +138,8 @@ def run_faster_coco_eval(ground_truth: dict, results: list[dict], iou_type: str)
     return np.array(evaluation.stats[:12])
 
 
-def timed(function, ground_truth: dict, results: list[dict], iou_type: str, repeats: int) -> tuple[float, np.ndarray]:
+def timed(function, ground_truth: dict, results: list[dict], iou_type: str, repeats: int
+          ) -> tuple[float, np.ndarray]:
     times, stats = [], None
     for _ in range(repeats):
         gt_copy, results_copy = copy.deepcopy(ground_truth), copy.deepcopy(results)
@@ -171,8 +172,8 @@ def main(argv: list[str] | None = None) -> int:
                      "speed-up": 1.0, "max |stat diff|": 0.0})
         for name, function, repeats in [("instaseg", run_instaseg, args.repeats)] + peers:
             seconds, stats = timed(function, ground_truth, results, iou_type, repeats)
-            rows.append({"iou type": iou_type, "evaluator": name, "seconds": seconds,
-                         "speed-up": reference_time / seconds, "max |stat diff|": float(np.abs(stats - reference).max())})
+            rows.append({"iou type": iou_type, "evaluator": name, "seconds": seconds, "speed-up": reference_time / seconds,
+                         "max |stat diff|": float(np.abs(stats - reference).max())})
         print(f"{iou_type}: pycocotools stats " + " ".join(f"{v:.4f}" for v in reference), flush=True)
     print()
     print(format_table(rows, (("iou type", "IoU type", "s"), ("evaluator", "evaluator", "s"),

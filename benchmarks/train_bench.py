@@ -230,8 +230,8 @@ def main(argv: list[str] | None = None) -> int:
     print("resident memory (main + data workers, MiB) by quarter of training, highest sample: "
           + "; ".join(f"{r['model']} " + " / ".join(f"{m:.0f}" for m in r["rss_by_quarter_mib"]) for r in results))
     print("1-minute load average at the start and end of training (the end includes the run's own threads, "
-          f"about {args.threads}; more means others competed for the CPU): " + ", ".join(f"{r['model']} {r['load_average'][0]:.1f}/{r['load_average'][1]:.1f}"
-                                                for r in results))
+          f"about {args.threads}; more means others competed for the CPU): "
+          + ", ".join(f"{r['model']} {r['load_average'][0]:.1f}/{r['load_average'][1]:.1f}" for r in results))
     print(f"results merged into {args.out}")
     return 0
 

@@ -17,7 +17,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--gt", required=True, type=Path, help="ground-truth COCO JSON")
     parser.add_argument("--pred", required=True, type=Path, help="COCO results JSON (a list of detections)")
     parser.add_argument("--iou-type", choices=tuple(IOU_CHOICES), default="both",
-                        help="both: segm and bbox; boundary: Boundary AP (min of mask and boundary IoU); all: the three")
+                        help="both: segm and bbox; boundary: Boundary AP (min of mask and boundary IoU); "
+                             "all: the three")
     parser.add_argument("--out", type=Path, help="write metrics.json and report.md / report.html here")
     parser.add_argument("--overwrite", action="store_true", help="allow a non-empty --out folder")
     parser.set_defaults(func=run)

@@ -136,7 +136,8 @@ def _mean_boundary_f1(inputs: EvaluationInputs, pairs: np.ndarray) -> float | No
     for dt_row, gt_row in pairs:
         predicted, true = inputs.detections.geometry[dt_row][0], inputs.ground_truth.geometry[gt_row][0]
         height, width = (int(v) for v in true["size"])
-        scores.append(boundary_f1(mask_utils.decode(predicted), mask_utils.decode(true), dilation_pixels(height, width)))
+        tolerance = dilation_pixels(height, width)
+        scores.append(boundary_f1(mask_utils.decode(predicted), mask_utils.decode(true), tolerance))
     return float(np.mean(scores))
 
 

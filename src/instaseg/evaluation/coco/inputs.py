@@ -80,7 +80,8 @@ def prepare_inputs(ground_truth: dict[str, Any], results: Sequence[dict[str, Any
         if unknown:
             raise EvaluationInputError(f"images to evaluate not in the ground truth: {unknown[:5]}")
     return EvaluationInputs(
-        image_ids=evaluated, category_ids=category_ids, category_names=[str(c.get("name", c["id"])) for c in categories],
+        image_ids=evaluated, category_ids=category_ids,
+        category_names=[str(c.get("name", c["id"])) for c in categories],
         ground_truth=_ground_truth(ground_truth["annotations"], images, evaluated, category_ids, iou_type),
         detections=_detections(results, images, evaluated, category_ids, iou_type, results_name))
 

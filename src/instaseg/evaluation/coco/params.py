@@ -26,7 +26,8 @@ class EvalParams:
 
     iou_thresholds: np.ndarray = field(default_factory=_iou_thresholds)
     recall_thresholds: np.ndarray = field(default_factory=_recall_thresholds)
-    area_ranges: tuple[tuple[float, float], ...] = ((0, 1e5 ** 2), (0, 32 ** 2), (32 ** 2, 96 ** 2), (96 ** 2, 1e5 ** 2))
+    area_ranges: tuple[tuple[float, float], ...] = ((0, 1e5 ** 2), (0, 32 ** 2), (32 ** 2, 96 ** 2),
+                                                    (96 ** 2, 1e5 ** 2))
     max_detections: tuple[int, ...] = (1, 10, 100)
 
     def stat_definitions(self) -> list[tuple[str, str, float | None, int, int]]:

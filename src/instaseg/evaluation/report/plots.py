@@ -81,6 +81,7 @@ def plot_iou_histogram(evaluation: COCOEvaluation, path: Path) -> None:
     figure, axes = plt.subplots(figsize=(6, 3.6))
     axes.hist(evaluation.matched_ious, bins=np.linspace(0.5, 1.0, 26), color="tab:green", edgecolor="white")
     median = float(np.median(evaluation.matched_ious)) if len(evaluation.matched_ious) else float("nan")
-    axes.set(title=f"{evaluation.iou_type} IoU of matched pairs (n={len(evaluation.matched_ious)}, median {median:.3f})",
+    axes.set(title=f"{evaluation.iou_type} IoU of matched pairs (n={len(evaluation.matched_ious)}, "
+                   f"median {median:.3f})",
              xlabel="IoU with ground truth", ylabel="pairs")
     _save(figure, path)
