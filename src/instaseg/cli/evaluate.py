@@ -21,6 +21,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                              "all: the three")
     parser.add_argument("--out", type=Path, help="write metrics.json and report.md / report.html here")
     parser.add_argument("--overwrite", action="store_true", help="allow a non-empty --out folder")
+    parser.add_argument("--score-threshold", type=float, default=0.5,
+                        help="predictions counted in the confusion matrix and fragmentation / merging counts")
     parser.set_defaults(func=run)
 
 
@@ -48,7 +50,11 @@ def run(args: argparse.Namespace) -> int:
         for row in rows:
             print("  ".join(cell.rjust(width) for cell, width in zip(row, widths)))
     if out is not None:
-        files = write_report(evaluations, out, f"Evaluation of {args.pred.name} against {args.gt.name}")
+        from instaseg.evaluation.errors import analyse_errors
+
+        error_type = "bbox" if iou_types == ("bbox",) else "segm"
+        errors = analyse_errors(ground_truth, results, error_type, score_threshold=args.score_threshold)
+        files = write_report(evaluations, out, f"Evaluation of {args.pred.name} against {args.gt.name}", errors)
         print(f"\nwrote {', '.join(f.name for f in files)} to {out}")
     return 0
 

@@ -85,3 +85,40 @@ def plot_iou_histogram(evaluation: COCOEvaluation, path: Path) -> None:
                    f"median {median:.3f})",
              xlabel="IoU with ground truth", ylabel="pairs")
     _save(figure, path)
+
+
+def plot_error_breakdown(analysis, path: Path) -> None:
+    """Left: AP50 gained by fixing each error type. Right: how many of each error there are."""
+    plt = _pyplot()
+    names = list(analysis.delta_ap)
+    figure, (gain, count) = plt.subplots(1, 2, figsize=(11, 3.8))
+    colours = plt.get_cmap("tab10")(np.arange(len(names)))
+    gain.barh(names, [100 * analysis.delta_ap[n] for n in names], color=colours)
+    gain.invert_yaxis()
+    gain.set(title=f"AP50 lost to each error (AP50 {100 * analysis.ap50:.1f})", xlabel="AP50 points")
+    count.barh(names, [analysis.counts[n] for n in names], color=colours)
+    count.invert_yaxis()
+    count.set(title=f"errors (fragmented {analysis.fragmented}, merged {analysis.merged})",
+              xlabel="detections (missed: ground truths)")
+    _save(figure, path)
+
+
+def plot_confusion(analysis, path: Path) -> None:
+    """Row-normalised confusion matrix of confident predictions, counts written in the cells."""
+    plt = _pyplot()
+    matrix = analysis.confusion
+    labels = list(analysis.category_names) + ["background"]
+    shares = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
+    size = 2.5 + 0.45 * len(labels)
+    figure, axes = plt.subplots(figsize=(size + 1, size))
+    image = axes.imshow(shares, cmap="Blues", vmin=0, vmax=1)
+    axes.set_xticks(range(len(labels)), labels, rotation=45, ha="right")
+    axes.set_yticks(range(len(labels)), labels)
+    if len(labels) <= 25:
+        for row, column in zip(*np.nonzero(matrix)):
+            axes.text(column, row, str(matrix[row, column]), ha="center", va="center", fontsize=7,
+                      color="white" if shares[row, column] > 0.5 else "black")
+    axes.set(xlabel="predicted", ylabel="true",
+             title=f"confusion at IoU 0.5, score >= {analysis.score_threshold:g} (row-normalised)")
+    figure.colorbar(image, ax=axes, fraction=0.046)
+    _save(figure, path)

@@ -8,7 +8,8 @@ from pathlib import Path
 
 from instaseg.evaluation.coco.evaluator import COCOEvaluation
 from instaseg.evaluation.coco.params import STAT_NAMES
-from instaseg.evaluation.report.plots import plot_class_ap, plot_iou_histogram, plot_pr_curves
+from instaseg.evaluation.report.plots import (plot_class_ap, plot_confusion, plot_error_breakdown, plot_iou_histogram,
+                                             plot_pr_curves)
 from instaseg.utils.files import atomic_write_json, atomic_write_text
 
 
@@ -36,10 +37,20 @@ def class_table(evaluations: dict[str, COCOEvaluation]) -> list[list[str]]:
     return rows
 
 
-def write_report(evaluations: dict[str, COCOEvaluation], out: Path, title: str) -> list[Path]:
-    """Write metrics.json, the pictures, report.md and report.html into ``out``; return the files written."""
+def write_report(evaluations: dict[str, COCOEvaluation], out: Path, title: str, errors=None) -> list[Path]:
+    """Write metrics.json, the pictures, report.md and report.html into ``out``; return the files written.
+
+    Args:
+        errors: an ``ErrorAnalysis`` to add (error breakdown and confusion matrix), or None.
+    """
     out.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(out / "metrics.json", metrics_payload(evaluations), indent=2)
+    payload = metrics_payload(evaluations)
+    if errors is not None:
+        payload["errors"] = {"AP50": errors.ap50, "delta_AP50": errors.delta_ap, "counts": errors.counts,
+                             "fragmented": errors.fragmented, "merged": errors.merged,
+                             "score_threshold": errors.score_threshold, "confusion": errors.confusion.tolist(),
+                             "confusion_labels": [*errors.category_names, "background"]}
+    atomic_write_json(out / "metrics.json", payload, indent=2)
     pictures = [("AP per class", "class_ap.png")]
     plot_class_ap(evaluations, out / "class_ap.png")
     for iou_type, evaluation in evaluations.items():
@@ -48,6 +59,15 @@ def write_report(evaluations: dict[str, COCOEvaluation], out: Path, title: str) 
         pictures += [(f"{iou_type}: precision-recall", f"pr_curves_{iou_type}.png"),
                      (f"{iou_type}: IoU of matched pairs", f"iou_histogram_{iou_type}.png")]
     tables = [("COCO metrics", stats_table(evaluations)), ("AP per class", class_table(evaluations))]
+    if errors is not None:
+        plot_error_breakdown(errors, out / "errors.png")
+        plot_confusion(errors, out / "confusion.png")
+        pictures += [("Errors at IoU 0.5", "errors.png"), ("Confusion matrix", "confusion.png")]
+        tables.append(("Errors at IoU 0.5 (AP50 points gained by fixing each)",
+                       [["error", "AP50 gain", "count"], *[[name, f"{100 * errors.delta_ap[name]:.2f}",
+                                                            str(errors.counts[name])] for name in errors.delta_ap],
+                        ["fragmented ground truths", "-", str(errors.fragmented)],
+                        ["merged predictions", "-", str(errors.merged)]]))
     f1 = [[iou_type, f"{e.boundary_f1:.4f}"] for iou_type, e in evaluations.items() if e.boundary_f1 is not None]
     if f1:
         tables.append(("Boundary F1 of true positives at IoU 0.5", [["evaluation", "mean boundary F1"], *f1]))
