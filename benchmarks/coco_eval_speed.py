@@ -172,8 +172,9 @@ def main(argv: list[str] | None = None) -> int:
                      "speed-up": 1.0, "max |stat diff|": 0.0})
         for name, function, repeats in [("instaseg", run_instaseg, args.repeats)] + peers:
             seconds, stats = timed(function, ground_truth, results, iou_type, repeats)
-            rows.append({"iou type": iou_type, "evaluator": name, "seconds": seconds, "speed-up": reference_time / seconds,
-                         "max |stat diff|": float(np.abs(stats - reference).max())})
+            difference = float(np.abs(stats - reference).max())
+            rows.append({"iou type": iou_type, "evaluator": name, "seconds": seconds,
+                         "speed-up": reference_time / seconds, "max |stat diff|": difference})
         print(f"{iou_type}: pycocotools stats " + " ".join(f"{v:.4f}" for v in reference), flush=True)
     print()
     print(format_table(rows, (("iou type", "IoU type", "s"), ("evaluator", "evaluator", "s"),

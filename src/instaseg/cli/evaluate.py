@@ -8,7 +8,7 @@ from pathlib import Path
 
 
 IOU_CHOICES = {"segm": ("segm",), "bbox": ("bbox",), "boundary": ("boundary",), "both": ("segm", "bbox"),
-               "all": ("segm", "bbox", "boundary")}
+               "all": ("segm", "bbox", "boundary"), "panoptic": ()}
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -18,7 +18,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--pred", required=True, type=Path, help="COCO results JSON (a list of detections)")
     parser.add_argument("--iou-type", choices=tuple(IOU_CHOICES), default="both",
                         help="both: segm and bbox; boundary: Boundary AP (min of mask and boundary IoU); "
-                             "all: the three")
+                             "all: the three; panoptic: PQ / SQ / RQ of COCO panoptic files (PNG + JSON)")
+    parser.add_argument("--gt-folder", type=Path, help="panoptic: ground-truth PNGs (default: --gt without .json)")
+    parser.add_argument("--pred-folder", type=Path, help="panoptic: predicted PNGs (default: --pred without .json)")
     parser.add_argument("--out", type=Path, help="write metrics.json and report.md / report.html here")
     parser.add_argument("--overwrite", action="store_true", help="allow a non-empty --out folder")
     parser.add_argument("--score-threshold", type=float, default=0.5,
@@ -33,6 +35,8 @@ def run(args: argparse.Namespace) -> int:
     from instaseg.utils.files import prepare_output_dir
 
     out = prepare_output_dir(args.out, args.overwrite) if args.out else None
+    if args.iou_type == "panoptic":
+        return run_panoptic(args, out)
     ground_truth = load_ground_truth(args.gt)
     results = load_results(args.pred)
     iou_types = IOU_CHOICES[args.iou_type]
@@ -87,3 +91,34 @@ def load_results(path: Path) -> list[dict]:
     if not isinstance(payload, list):
         raise EvaluationInputError(f"{path}: expected a JSON list of COCO results, got {type(payload).__name__}")
     return payload
+
+
+def run_panoptic(args: argparse.Namespace, out: Path | None) -> int:
+    from instaseg.data.validation.parsing import read_json
+    from instaseg.evaluation.panoptic import PanopticInputError, evaluate_panoptic
+    from instaseg.utils.files import atomic_write_json
+
+    payloads = []
+    for path in (args.gt, args.pred):
+        payload, problems = read_json(path, str(path)) if path.is_file() else (None, None)
+        if payload is None:
+            raise PanopticInputError(f"{path}: " + (problems[0].message if problems else "file not found"))
+        if not isinstance(payload, dict) or not isinstance(payload.get("annotations"), list):
+            raise PanopticInputError(f"{path}: expected a COCO panoptic JSON object with an 'annotations' list")
+        payloads.append(payload)
+    if "categories" not in payloads[0]:
+        raise PanopticInputError(f"{args.gt}: 'categories' is missing")
+    result = evaluate_panoptic(payloads[0], args.gt_folder or args.gt.with_suffix(""), payloads[1],
+                               args.pred_folder or args.pred.with_suffix(""))
+    print(f"{'':8}{'PQ':>8}{'SQ':>8}{'RQ':>8}  classes")
+    for name, values in result.summary.items():
+        print(f"{name:8}" + "".join(f"{100 * values[k]:8.2f}" for k in ("PQ", "SQ", "RQ")) + f"  {values['classes']}")
+    print()
+    for category_id, values in result.per_class.items():
+        print(f"{result.category_names[category_id]:>20}  PQ {100 * values['PQ']:6.2f}  SQ {100 * values['SQ']:6.2f}  "
+              f"RQ {100 * values['RQ']:6.2f}  TP {values['TP']}  FP {values['FP']}  FN {values['FN']}")
+    if out is not None:
+        atomic_write_json(out / "metrics.json", {"panoptic": result.summary, "per_class": {
+            result.category_names[c]: v for c, v in result.per_class.items()}}, indent=2)
+        print(f"\nwrote metrics.json to {out}")
+    return 0
