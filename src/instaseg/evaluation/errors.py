@@ -55,7 +55,7 @@ def analyse_errors(ground_truth: dict[str, Any], results: Sequence[dict[str, Any
     params = EvalParams()
     inputs = prepare_inputs(ground_truth, results, iou_type, image_ids)
     detections, _, pairs = _match(inputs, iou_type, params)
-    gt, dt = inputs.ground_truth, inputs.detections
+    gt = inputs.ground_truth
     # Rows of the kept detections in the Annotations, and COCO's verdict at IoU 0.5, all areas.
     kept_rows = _kept_rows(inputs, params)
     true_positive = detections.matched[:, 0, 0] & ~detections.ignored[:, 0, 0]
