@@ -23,8 +23,8 @@ from typing import Any, Sequence
 import numpy as np
 from pycocotools import mask as mask_utils
 
-from instaseg.evaluation.coco.accumulate import _precision_recall
-from instaseg.evaluation.coco.evaluator import _match
+from instaseg.evaluation.coco.accumulate import precision_recall
+from instaseg.evaluation.coco.evaluator import match_detections
 from instaseg.evaluation.coco.inputs import EvaluationInputs, prepare_inputs
 from instaseg.evaluation.coco.params import EvalParams
 
@@ -54,7 +54,7 @@ def analyse_errors(ground_truth: dict[str, Any], results: Sequence[dict[str, Any
     """
     params = EvalParams()
     inputs = prepare_inputs(ground_truth, results, iou_type, image_ids)
-    detections, _, pairs = _match(inputs, iou_type, params)
+    detections, _, pairs = match_detections(inputs, iou_type, params)
     gt = inputs.ground_truth
     # Rows of the kept detections in the Annotations, and COCO's verdict at IoU 0.5, all areas.
     kept_rows = _kept_rows(inputs, params)
@@ -101,7 +101,7 @@ def analyse_errors(ground_truth: dict[str, Any], results: Sequence[dict[str, Any
 
 
 def _kept_rows(inputs: EvaluationInputs, params: EvalParams) -> np.ndarray:
-    """The Annotations rows of the detections ``_match`` keeps, in its order (same sort and limit)."""
+    """The Annotations rows of the detections ``match_detections`` keeps, in its order (same sort and limit)."""
     dt, num_categories = inputs.detections, len(inputs.category_ids)
     key = dt.image_index * num_categories + dt.category_index
     order = np.lexsort((-dt.score, key))
@@ -177,7 +177,7 @@ def _ap50(category: np.ndarray, order_keys: tuple, true_positive: np.ndarray, co
     for k in np.flatnonzero(npig > 0):
         rows = order[category[order] == k]
         rows = rows[counted[rows]]
-        precision, _, _ = _precision_recall(true_positive[rows][None, :], np.zeros((1, len(rows)), dtype=bool),
+        precision, _, _ = precision_recall(true_positive[rows][None, :], np.zeros((1, len(rows)), dtype=bool),
                                             -negative_score[rows], int(npig[k]), params.recall_thresholds)
         values.append(precision.mean())
     return float(np.mean(values)) if values else -1.0

@@ -53,14 +53,14 @@ def accumulate(detections: MatchedDetections, counted_ground_truth: np.ndarray, 
                 continue
             for limit_index, limit in enumerate(params.max_detections):
                 kept = rows[detections.rank[rows] < limit]
-                result = _precision_recall(detections.matched[kept, area].T, detections.ignored[kept, area].T,
+                result = precision_recall(detections.matched[kept, area].T, detections.ignored[kept, area].T,
                                            detections.score[kept], counted, recall_points)
                 precision[:, :, k, area, limit_index], scores[:, :, k, area, limit_index] = result[0], result[1]
                 recall[:, k, area, limit_index] = result[2]
     return Tables(precision=precision, recall=recall, scores=scores)
 
 
-def _precision_recall(matched: np.ndarray, ignored: np.ndarray, score: np.ndarray, counted: int,
+def precision_recall(matched: np.ndarray, ignored: np.ndarray, score: np.ndarray, counted: int,
                       recall_points: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(T, R) interpolated precision, (T, R) scores, (T,) recall from (T, D) flags in score order."""
     num_thresholds, count = matched.shape

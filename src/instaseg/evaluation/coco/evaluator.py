@@ -57,7 +57,7 @@ def evaluate_coco(ground_truth: dict[str, Any], results: Sequence[dict[str, Any]
     """
     params = params or EvalParams()
     inputs = prepare_inputs(ground_truth, results, iou_type, image_ids, results_name)
-    detections, matched_ious, pairs = _match(inputs, iou_type, params)
+    detections, matched_ious, pairs = match_detections(inputs, iou_type, params)
     counted = _counted_ground_truth(inputs.ground_truth, len(inputs.category_ids), params)
     tables = accumulate(detections, counted, params)
     return COCOEvaluation(iou_type=iou_type, stats=summarize(tables, params), tables=tables,
@@ -67,7 +67,7 @@ def evaluate_coco(ground_truth: dict[str, Any], results: Sequence[dict[str, Any]
                           boundary_f1=_mean_boundary_f1(inputs, pairs) if iou_type == "boundary" else None)
 
 
-def _match(inputs: EvaluationInputs, iou_type: str, params: EvalParams
+def match_detections(inputs: EvaluationInputs, iou_type: str, params: EvalParams
            ) -> tuple[MatchedDetections, np.ndarray, np.ndarray]:
     """Sort, limit and match the detections of every (image, category) group; also the true positives at
     IoU 0.5 (all areas) as their IoUs and (detection row, ground-truth row) pairs."""
