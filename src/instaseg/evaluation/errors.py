@@ -57,7 +57,7 @@ def analyse_errors(ground_truth: dict[str, Any], results: Sequence[dict[str, Any
     detections, _, pairs = match_detections(inputs, iou_type, params)
     gt = inputs.ground_truth
     # Rows of the kept detections in the Annotations, and COCO's verdict at IoU 0.5, all areas.
-    kept_rows = _kept_rows(inputs, params)
+    kept_rows = detections.row
     true_positive = detections.matched[:, 0, 0] & ~detections.ignored[:, 0, 0]
     counted = ~detections.ignored[:, 0, 0]
     matched_gt = np.full(len(kept_rows), -1)
@@ -98,16 +98,6 @@ def analyse_errors(ground_truth: dict[str, Any], results: Sequence[dict[str, Any
         counts={**{e: int((cause == e).sum()) for e in ERROR_TYPES[:-1]}, "missed": int(missed.sum())},
         fragmented=frag, merged=merged, confusion=_confusion(inputs, iou_type, score_threshold),
         category_names=inputs.category_names, score_threshold=score_threshold)
-
-
-def _kept_rows(inputs: EvaluationInputs, params: EvalParams) -> np.ndarray:
-    """The Annotations rows of the detections ``match_detections`` keeps, in its order (same sort and limit)."""
-    dt, num_categories = inputs.detections, len(inputs.category_ids)
-    key = dt.image_index * num_categories + dt.category_index
-    order = np.lexsort((-dt.score, key))
-    sorted_key = key[order]
-    rank = np.arange(len(order)) - np.searchsorted(sorted_key, sorted_key, side="left")
-    return order[rank < params.max_detections[-1]]
 
 
 def _pairwise(inputs: EvaluationInputs, iou_type: str, dt_rows: np.ndarray, gt_rows: np.ndarray

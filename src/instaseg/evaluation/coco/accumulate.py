@@ -15,6 +15,7 @@ from instaseg.evaluation.coco.params import STAT_NAMES, EvalParams
 class MatchedDetections:
     """Detections that survived the per-(image, category) limit, one row each."""
 
+    row: np.ndarray  # (N,) index into the prepared detections (``Annotations``)
     category_index: np.ndarray  # (N,)
     image_index: np.ndarray  # (N,)
     rank: np.ndarray  # (N,) position within its (image, category) group, best score first
