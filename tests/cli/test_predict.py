@@ -4,38 +4,18 @@ import json
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 from pycocotools import mask as mask_utils
 from pycocotools.coco import COCO
 
 from instaseg.cli.main import main
-from instaseg.engine.checkpoint import ModelMetadata, save_checkpoint
-from instaseg.models import create_model
 
-# A small untrained Mask R-CNN; with --score-threshold 0 its low-score boxes exercise every output.
-OPTIONS = {"fpn_channels": 16, "box_head_channels": 16, "box_head_fc": 32, "mask_head_channels": 16,
-           "mask_head_convs": 1, "rpn_pre_nms_test": 100, "rpn_post_nms_test": 50}
-META = ModelMetadata(model="mask_rcnn_mnv3_fpn", num_classes=2, class_names=["disc", "square"],
-                     category_ids=[3, 7], image_size=64, model_options=OPTIONS)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    # Models this small gain nothing from threads, and on a busy machine oversubscribed threads cost 10x.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 @pytest.fixture(scope="module")
-def weights(tmp_path_factory):
-    torch.manual_seed(0)
-    model = create_model(META.model, num_classes=META.num_classes, **META.model_options)
-    path = tmp_path_factory.mktemp("weights") / "best.safetensors"
-    save_checkpoint(path, model.state_dict(), META)
-    return path
+def weights(tiny_checkpoint):
+    return tiny_checkpoint
 
 
 def write_images(root, names_and_shapes):

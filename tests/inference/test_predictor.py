@@ -8,35 +8,16 @@ from instaseg.errors import InstasegError
 from instaseg.inference import Predictor
 from instaseg.inference.sources import expand_source, unique_stems
 from instaseg.inference.writers import instance_id_map
-from instaseg.models import create_model
 from instaseg.structures.instances import Instances
 
-# A deliberately small untrained Mask R-CNN: its up to 100 low-score boxes are enough to test the plumbing.
-OPTIONS = {"fpn_channels": 16, "box_head_channels": 16, "box_head_fc": 32, "mask_head_channels": 16,
-           "mask_head_convs": 1, "rpn_pre_nms_test": 100, "rpn_post_nms_test": 50}
-META = ModelMetadata(model="mask_rcnn_mnv3_fpn", num_classes=2, class_names=["disc", "square"],
-                     category_ids=[3, 7], image_size=64, model_options=OPTIONS)
+from ..tiny_model import META, OPTIONS, build_tiny_model
 
+pytestmark = pytest.mark.usefixtures("one_thread")
 
-def build_model() -> torch.nn.Module:
-    torch.manual_seed(0)
-    return create_model(META.model, num_classes=META.num_classes, **META.model_options)
-
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    # Models this small gain nothing from threads, and on a busy machine oversubscribed threads cost 10x.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 @pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory):
-    path = tmp_path_factory.mktemp("weights") / "best.safetensors"
-    save_checkpoint(path, build_model().state_dict(), META)
-    return path
+def checkpoint(tiny_checkpoint):
+    return tiny_checkpoint
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +37,7 @@ def assert_same(a: Instances, b: Instances) -> None:
 
 def test_from_checkpoint_reproduces_the_in_memory_model(checkpoint, predictor):
     image = noise_image(48, 64)
-    in_memory = Predictor(build_model(), META, score_threshold=0.0)(image)
+    in_memory = Predictor(build_tiny_model(), META, score_threshold=0.0)(image)
     loaded = predictor(image)
     assert len(loaded) > 0
     assert_same(loaded, in_memory)

@@ -1,0 +1,25 @@
+"""Fixtures shared across test folders."""
+
+import pytest
+import torch
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """Small models gain nothing from threads, and on a busy machine oversubscribed threads cost 10x."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tmp_path_factory):
+    """A safetensors checkpoint of ``tiny_model.build_tiny_model()`` with its metadata."""
+    from instaseg.engine.checkpoint import save_checkpoint
+
+    from .tiny_model import META, build_tiny_model
+
+    path = tmp_path_factory.mktemp("weights") / "best.safetensors"
+    save_checkpoint(path, build_tiny_model().state_dict(), META)
+    return path
