@@ -65,13 +65,25 @@ class InstanceSegmentationDataset(Dataset):
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, Instances, int]:
         record = self.dataset.images[index]
-        pixels = torch.from_numpy(read_image(self.dataset.image_path(record))).permute(2, 0, 1).contiguous()
-        target = ground_truth(record, self.categories)
+        pixels, target = self.raw(index)
         # Fork the RNG so seeding here never disturbs the caller's stream (workers=0 runs in-process).
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(hash((self.seed, self.epoch, index)) % (2 ** 63))
-            image, target = self.transform(pixels, target)
+            if getattr(self.transform, "mixes_images", False):
+                image, target = self.transform(pixels, target, self.draw)
+            else:
+                image, target = self.transform(pixels, target)
         return image, target, record.id
+
+    def raw(self, index: int) -> tuple[torch.Tensor, Instances]:
+        """Image ``index`` as uint8 (3, H, W) and its ground truth, untransformed."""
+        record = self.dataset.images[index]
+        pixels = torch.from_numpy(read_image(self.dataset.image_path(record))).permute(2, 0, 1).contiguous()
+        return pixels, ground_truth(record, self.categories)
+
+    def draw(self) -> tuple[torch.Tensor, Instances]:
+        """A training image chosen with the item's seeded generator, for mosaic, copy-paste and mixup."""
+        return self.raw(int(torch.randint(len(self.dataset.images), ())))
 
 
 def collate(batch: list[tuple[torch.Tensor, Instances, int]]

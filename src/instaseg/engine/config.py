@@ -51,13 +51,11 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, payload: dict[str, Any]) -> "TrainConfig":
         values = dict(payload)
-        augment = values.pop("augment", {}) or {}
-        if isinstance(augment.get("scale_jitter"), list):
-            augment["scale_jitter"] = tuple(augment["scale_jitter"])
+        augment = AugmentConfig.from_dict(values.pop("augment", {}) or {})
         if isinstance(values.get("step_milestones"), list):
             values["step_milestones"] = tuple(values["step_milestones"])
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:
             raise ValueError(f"unknown training settings: {', '.join(unknown)}")
-        return cls(**values, augment=AugmentConfig(**augment))
+        return cls(**values, augment=augment)
