@@ -27,17 +27,9 @@ def losses_by_iteration(run_dir) -> dict[int, float]:
     return {r["iteration"]: r["loss"] for r in read_log(run_dir / "metrics.jsonl") if r["type"] == "train"}
 
 
-@pytest.fixture
-def one_thread():
-    """Multi-threaded convolution backward may sum in a different order run to run; one thread does not."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def test_resumed_run_continues_exactly_where_the_killed_run_stopped(tiny_data, tmp_path, one_thread):
-    """Kill a run part-way (after its epoch-1 checkpoint), resume it: every later iteration's loss, the
+    """(One thread: multi-threaded convolution backward may sum in a different order run to run.)
+    Kill a run part-way (after its epoch-1 checkpoint), resume it: every later iteration's loss, the
     learning rate and the final weights equal those of the run that was never interrupted."""
     uninterrupted = train(config(tiny_data, tmp_path / "whole"))
     train(config(tiny_data, tmp_path / "killed"), stop_after=6)  # 4 batches per epoch: killed mid epoch 2
@@ -120,3 +112,20 @@ def test_bad_arguments_get_clear_errors(tiny_data, tmp_path, capsys):
     assert main(["train", "--data", str(tmp_path / "missing.json"), "--out", str(tmp_path / "b"),
                  "--epochs", "1"]) == 2
     assert "missing.json" in capsys.readouterr().err
+
+
+def test_a_mixing_recipe_trains_and_is_recorded(tiny_data, tmp_path):
+    from instaseg.cli.main import build_parser
+    from instaseg.cli.train import config_from_args
+    from instaseg.data.transforms.config import recipe
+
+    args = build_parser().parse_args(["train", "--data", str(tiny_data["train"]), "--out", str(tmp_path / "run"),
+                                      "--epochs", "1", "--augment", "scratch", "--no-hflip"])
+    chosen = config_from_args(args).augment
+    assert chosen.mosaic == recipe("scratch").mosaic > 0 and chosen.hflip == 0.0
+    trainer = train(config(tiny_data, tmp_path / "run", epochs=1, augment=chosen))
+    assert trainer.state.iteration == 4
+    recorded = TrainConfig.from_dict(json.loads((tmp_path / "run" / "config.json").read_text()))
+    assert recorded.augment == chosen
+    assert main(["train", "--data", str(tiny_data["train"]), "--out", str(tmp_path / "x"), "--epochs", "1",
+                 "--augment", "fancy"]) == 2

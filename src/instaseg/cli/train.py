@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+from dataclasses import replace
 
-from instaseg.data.transforms import AugmentConfig
+from instaseg.data.transforms.config import recipe
 from instaseg.engine.config import TrainConfig
 from instaseg.errors import InstasegError
 
@@ -49,7 +50,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     optim.add_argument("--no-ema", action="store_true", help="do not keep an EMA of the weights")
     optim.add_argument("--ema-decay", type=float, default=defaults.ema_decay)
     optim.add_argument("--amp", action="store_true", help="mixed precision (CUDA only; slower on CPUs)")
-    augment = parser.add_argument_group("augmentation (the basic set; each can be switched off)")
+    augment = parser.add_argument_group("augmentation (a recipe, then switches on top of it)")
+    augment.add_argument("--augment", metavar="RECIPE", default="basic",
+                         help="none, basic (default), lsj, multi_scale, copy_paste, mosaic, mixup, photometric, "
+                              "scratch (all of them); see `instaseg data show --augment` to look at one")
     augment.add_argument("--no-hflip", action="store_true")
     augment.add_argument("--no-scale-jitter", action="store_true")
     augment.add_argument("--no-crop", action="store_true")
@@ -60,10 +64,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
     if not args.data or not args.out:
         raise InstasegError("--data and --out are required (or --resume RUN_DIR)")
-    base = AugmentConfig()
-    augment = AugmentConfig(hflip=0.0 if args.no_hflip else base.hflip,
-                            scale_jitter=None if args.no_scale_jitter else base.scale_jitter,
-                            crop=not args.no_crop, color_jitter=0.0 if args.no_color_jitter else base.color_jitter)
+    try:
+        base = recipe(args.augment)
+    except ValueError as error:
+        raise InstasegError(str(error)) from None
+    augment = replace(base, hflip=0.0 if args.no_hflip else base.hflip,
+                      scale_jitter=None if args.no_scale_jitter else base.scale_jitter,
+                      crop=base.crop and not args.no_crop, color_jitter=0.0 if args.no_color_jitter else base.color_jitter)
     return TrainConfig(
         data=args.data, out=args.out, val=args.val, images=args.images, val_images=args.val_images,
         model=args.model, epochs=args.epochs, minutes=args.minutes, image_size=args.img_size,
