@@ -11,6 +11,9 @@ then scored on the val split by instaseg's COCOEvaluator. The budget counts trai
 
     uv run python benchmarks/train_bench.py                        # all three backbones, 20 minutes each
     uv run python benchmarks/train_bench.py --models mask_rcnn_r18_fpn --minutes 1
+    # the augmentation ablation (issue 5): one model, one budget, each recipe
+    uv run python benchmarks/train_bench.py --models mask_rcnn_r18_fpn --minutes 10 \
+        --augment none basic lsj copy_paste mosaic mixup scratch
 
 Results are printed as a table and merged into --out (default runs/bench_train/results.json), keyed by
 model, which benchmarks/peer_ultralytics.py reads for its side-by-side table.
@@ -58,7 +61,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--runs", type=Path, default=REPO_ROOT / "runs" / "bench_train",
                         help="run directories go to RUNS/MODEL (replaced)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="results JSON (merged by model)")
+    parser.add_argument("--augment", nargs="+", default=["basic"], metavar="RECIPE",
+                        help="augmentation recipes to train each model with (the ablation: none basic lsj "
+                             "copy_paste mosaic mixup scratch); results are keyed MODEL+RECIPE except for basic")
     parser.add_argument("--child", help=argparse.SUPPRESS)  # internal: train this model in this process
+    parser.add_argument("--child-augment", default="basic", help=argparse.SUPPRESS)
     parser.add_argument("--child-result", type=Path, help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
@@ -129,7 +136,11 @@ def run_child(args: argparse.Namespace) -> dict:
     from instaseg.engine.config import TrainConfig
     from instaseg.engine.launch import build_trainer, evaluate_model
 
-    config = TrainConfig(data=str(args.data / "train.json"), val=None, out=str(args.runs / args.child),
+    from instaseg.data.transforms.config import recipe
+
+    key = run_key(args.child, args.child_augment)
+    config = TrainConfig(data=str(args.data / "train.json"), val=None, out=str(args.runs / key),
+                         augment=recipe(args.child_augment),
                          model=args.child, minutes=args.minutes, image_size=args.image_size,
                          batch_size=args.batch_size, workers=args.workers, eval_every=0)
     trainer = build_trainer(config, overwrite=True)
@@ -153,7 +164,8 @@ def run_child(args: argparse.Namespace) -> dict:
     predictor = instaseg_predictor(model, trainer.metadata, args.latency_score)
     latency, outputs = time_per_image(predictor, load_images(paths))
     return {
-        "model": args.child, "minutes": args.minutes, "image_size": args.image_size,
+        "model": run_key(args.child, args.child_augment), "architecture": args.child,
+        "augment": args.child_augment, "minutes": args.minutes, "image_size": args.image_size,
         "batch_size": args.batch_size, "workers": args.workers, "threads": args.threads,
         "iterations": trainer.state.iteration,
         "epochs": trainer.state.epoch + trainer.state.batch_in_epoch / trainer.batches_per_epoch,
@@ -172,11 +184,17 @@ def run_child(args: argparse.Namespace) -> dict:
 
 
 # The parent: one child per model, then the table.
-def run_model(args: argparse.Namespace, model: str) -> dict:
+def run_key(model: str, augment: str) -> str:
+    """Results and run-directory key: the model, with the recipe when it is not the default."""
+    return model if augment == "basic" else f"{model}+{augment}"
+
+
+def run_model(args: argparse.Namespace, model: str, augment: str = "basic") -> dict:
     """Train ``model`` in a child process; its results plus the child's peak RSS from wait4."""
     with tempfile.TemporaryDirectory() as scratch:
         result_path = Path(scratch) / "result.json"
-        command = [sys.executable, str(Path(__file__).resolve()), "--child", model, "--child-result",
+        command = [sys.executable, str(Path(__file__).resolve()), "--child", model, "--child-augment", augment,
+                   "--child-result",
                    str(result_path), "--minutes", str(args.minutes), "--data", str(args.data),
                    "--image-size", str(args.image_size), "--batch-size", str(args.batch_size),
                    "--workers", str(args.workers), "--threads", str(args.threads),
@@ -186,7 +204,7 @@ def run_model(args: argparse.Namespace, model: str) -> dict:
         _, status, usage = os.wait4(process.pid, 0)  # this child's own rusage, not all children's
         process.returncode = os.waitstatus_to_exitcode(status)
         if process.returncode != 0 or not result_path.is_file():
-            raise SystemExit(f"training {model} failed (exit {process.returncode})")
+            raise SystemExit(f"training {run_key(model, augment)} failed (exit {process.returncode})")
         result = json.loads(result_path.read_text(encoding="utf-8"))
     result["peak_rss_process_mib"] = usage.ru_maxrss / 1024  # training, evaluation and latency together
     result["date"] = datetime.now(timezone.utc).strftime("%Y-%m-%d")
@@ -220,8 +238,9 @@ def main(argv: list[str] | None = None) -> int:
           f"batch {args.batch_size}, {args.workers} data workers, {os.cpu_count()} CPUs", flush=True)
     results = []
     for model in args.models:
-        print(f"== {model}", flush=True)
-        results.append(run_model(args, model))
+        for augment in args.augment:
+            print(f"== {run_key(model, augment)}", flush=True)
+            results.append(run_model(args, model, augment))
     merge_results(args.out, results)
     print()
     print(format_table(results, TABLE_COLUMNS))
