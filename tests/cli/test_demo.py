@@ -12,6 +12,10 @@ def test_demo_runs_the_pipeline_end_to_end(tmp_path, capsys):
     report = (out / "report.md").read_text()
     assert "| segm | " in report and "| bbox | " in report and "AP50" in report
     assert "images            32" in report and "predictions/grid.png" in report
+    assert "## Where the AP goes" in report and "eval/errors.png" in report
+    for picture in ("eval/errors.png", "eval/pr_curves_segm.png", "eval/confusion.png"):
+        assert (out / picture).stat().st_size > 1000, picture
+    assert (out / "eval" / "report.html").is_file() and (out / "train" / "val_predictions.json").is_file()
     printed = capsys.readouterr().out
     assert "train.json: 0 errors" in printed and "val.json: 0 errors" in printed
 

@@ -83,6 +83,12 @@ def test_validation_writes_best_checkpoint_metrics_curve_and_config(tiny_data, t
     assert (run / "loss_curve.png").stat().st_size > 1000
     assert json.loads((run / "config.json").read_text())["model_options"] == LIGHT
     assert trainer.state.best_iteration == 4 and any((run / "tensorboard").iterdir())
+    # The validation predictions are kept, and scoring them again gives the logged numbers.
+    from instaseg.evaluation.coco import evaluate_coco
+
+    predictions = json.loads((run / "val_predictions.json").read_text())
+    ground_truth = json.loads(tiny_data["val"].read_text())
+    assert evaluate_coco(ground_truth, predictions, "segm").stats == pytest.approx(val[0]["segm"], abs=1e-12)
 
 
 def test_sgd_step_schedule_accumulation_and_no_augmentation_train(tiny_data, tmp_path):

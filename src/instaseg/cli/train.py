@@ -70,7 +70,8 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         raise InstasegError(str(error)) from None
     augment = replace(base, hflip=0.0 if args.no_hflip else base.hflip,
                       scale_jitter=None if args.no_scale_jitter else base.scale_jitter,
-                      crop=base.crop and not args.no_crop, color_jitter=0.0 if args.no_color_jitter else base.color_jitter)
+                      crop=base.crop and not args.no_crop,
+                      color_jitter=0.0 if args.no_color_jitter else base.color_jitter)
     return TrainConfig(
         data=args.data, out=args.out, val=args.val, images=args.images, val_images=args.val_images,
         model=args.model, epochs=args.epochs, minutes=args.minutes, image_size=args.img_size,

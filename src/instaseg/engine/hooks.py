@@ -124,8 +124,12 @@ class ProgressBar(HookBase):
 class Validation(HookBase):
     """COCO AP on the validation set after every ``every`` epochs and at the end; keeps the best weights."""
 
-    def __init__(self, evaluate, every: int, log: MetricsLog, checkpointer: "Checkpointer") -> None:
-        self.evaluate, self.every, self.log, self.checkpointer = evaluate, every, log, checkpointer
+    def __init__(self, predict, every: int, log: MetricsLog, checkpointer: "Checkpointer",
+                 predictions_path: Path | None = None) -> None:
+        """``predict(model)`` returns a COCOEvaluator holding the model's validation predictions; the latest
+        are also written to ``predictions_path`` (COCO results, ready for ``instaseg eval``)."""
+        self.predict, self.every, self.log, self.checkpointer = predict, every, log, checkpointer
+        self.predictions_path = predictions_path
         self.evaluated_at = -1
 
     def after_epoch(self) -> None:
@@ -138,7 +142,10 @@ class Validation(HookBase):
 
     def run(self) -> None:
         trainer = self.trainer
-        metrics = self.evaluate(trainer.prediction_model())
+        evaluator = self.predict(trainer.prediction_model())
+        metrics = evaluator.evaluate()
+        if self.predictions_path is not None:
+            atomic_write_text(self.predictions_path, json.dumps(evaluator.results))
         self.evaluated_at = trainer.state.iteration
         trainer.latest_metrics = metrics
         self.log.write({"type": "val", "iteration": trainer.state.iteration, "epoch": trainer.state.epoch,

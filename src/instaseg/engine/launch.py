@@ -28,6 +28,7 @@ from instaseg.models import create_model
 from instaseg.utils.files import atomic_write_json
 
 CONFIG_FILE = "config.json"
+VAL_PREDICTIONS_FILE = "val_predictions.json"  # the latest validation's COCO results, for `instaseg eval`
 
 
 def seed_everything(seed: int) -> None:
@@ -61,6 +62,13 @@ def _prepare_run_dir(config: TrainConfig, overwrite: bool) -> Path:
 def evaluate_model(model: torch.nn.Module, dataset: InstanceDataset, image_size: int, device: str,
                    workers: int = 0, batch_size: int = 4) -> dict:
     """COCO segm and bbox stats of ``model`` on ``dataset``, predictions pasted at full resolution."""
+    return predict_dataset(model, dataset, image_size, device, workers, batch_size).evaluate()
+
+
+def predict_dataset(model: torch.nn.Module, dataset: InstanceDataset, image_size: int, device: str,
+                    workers: int = 0, batch_size: int = 4) -> COCOEvaluator:
+    """A COCOEvaluator holding ``model``'s predictions for every image of ``dataset`` (``results`` are COCO
+    result records); call ``evaluate()`` for the stats."""
     loader = DataLoader(InstanceSegmentationDataset(dataset, build_eval_transform(image_size)),
                         batch_size=batch_size, num_workers=workers, collate_fn=collate)
     sizes = {image.id: (image.height, image.width) for image in dataset.images}
@@ -73,7 +81,7 @@ def evaluate_model(model: torch.nn.Module, dataset: InstanceDataset, image_size:
             for image_id, instances in zip(image_ids, outputs):
                 evaluator.process(image_id, instances.to("cpu"))
     model.train(was_training)
-    return evaluator.evaluate()
+    return evaluator
 
 
 def build_trainer(config: TrainConfig, *, resume: bool = False, overwrite: bool = False,
@@ -119,8 +127,8 @@ def build_trainer(config: TrainConfig, *, resume: bool = False, overwrite: bool 
     checkpointer = Checkpointer(run_dir, config.checkpoint_every_minutes)
     hooks = [log, ProgressBar(), checkpointer]
     if val_set is not None:
-        evaluate = lambda m: evaluate_model(m, val_set, config.image_size, config.device, workers=0)
-        hooks.append(Validation(evaluate, config.eval_every, log, checkpointer))
+        predict = lambda m: predict_dataset(m, val_set, config.image_size, config.device, workers=0)
+        hooks.append(Validation(predict, config.eval_every, log, checkpointer, run_dir / VAL_PREDICTIONS_FILE))
     hooks.append(LossCurve(run_dir, log.path))
     return Trainer(model=model, optimizer=optimizer, config=config, make_loader=make_loader,
                    batches_per_epoch=per_epoch, metadata=metadata, ema=ema, state=state, hooks=hooks,

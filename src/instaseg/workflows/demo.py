@@ -58,8 +58,10 @@ def run_demo(settings: DemoSettings) -> Path:
     trainer = _train(settings, paths)
     metrics = trainer.latest_metrics
 
-    _step(5, "evaluating on the validation split (COCO AP, pycocotools)")
+    _step(5, "evaluating on the validation split (COCO AP as pycocotools computes it, error analysis, report)")
     print(_metrics_table(metrics))
+    evaluation_report = _evaluation_report(paths["val"], run_dir / "train" / "val_predictions.json",
+                                           run_dir / "eval")
 
     _step(6, f"predicting on {settings.prediction_samples} validation images")
     prediction_grid = _predict_samples(settings, datasets["val"], run_dir / "train" / "weights" / "best.safetensors")
@@ -68,7 +70,7 @@ def run_demo(settings: DemoSettings) -> Path:
     statistics = {split: dataset_statistics(dataset) for split, dataset in datasets.items()}
     atomic_write_text(report_path, _report(settings, statistics, metrics, trainer,
                                            previews.grid.relative_to(run_dir),
-                                           prediction_grid.relative_to(run_dir)))
+                                           prediction_grid.relative_to(run_dir), evaluation_report))
     return report_path
 
 
@@ -80,6 +82,30 @@ def _train(settings: DemoSettings, paths: dict[str, Path]):
                          model=settings.model, minutes=settings.minutes, image_size=PRESETS[settings.preset].size,
                          device=settings.device, eval_every=0)  # one validation, at the end
     return train(config, overwrite=settings.overwrite)
+
+
+def _evaluation_report(ground_truth_path: Path, predictions_path: Path, out: Path) -> list[str]:
+    """The full evaluation report of the validation predictions into ``out``; its Markdown sections for
+    the demo report (pictures linked from there)."""
+    import json
+
+    from instaseg.evaluation.coco import evaluate_coco
+    from instaseg.evaluation.errors import analyse_errors
+    from instaseg.evaluation.report import write_report
+
+    ground_truth = json.loads(ground_truth_path.read_text())
+    predictions = json.loads(predictions_path.read_text())
+    evaluations = {kind: evaluate_coco(ground_truth, predictions, kind) for kind in ("segm", "bbox")}
+    errors = analyse_errors(ground_truth, predictions, "segm")
+    write_report(evaluations, out, "Validation of the demo model", errors)
+    name = out.name
+    lost = ", ".join(f"{kind} {100 * value:.1f}" for kind, value in
+                     sorted(errors.delta_ap.items(), key=lambda item: -item[1]))
+    return ["## Where the AP goes (IoU 0.5)\n",
+            f"AP50 {100 * errors.ap50:.1f}; AP50 points gained by fixing each error type: {lost}. "
+            f"Full report: [{name}/report.html]({name}/report.html).\n",
+            f"![errors]({name}/errors.png)\n", f"![precision-recall]({name}/pr_curves_segm.png)\n",
+            f"![AP per class]({name}/class_ap.png)\n"]
 
 
 def _predict_samples(settings: DemoSettings, dataset, weights: Path) -> Path:
@@ -110,7 +136,7 @@ def _metrics_table(metrics: dict) -> str:
 
 
 def _report(settings: DemoSettings, statistics: dict, metrics: dict, trainer, previews: Path,
-            predictions: Path) -> str:
+            predictions: Path, evaluation: list[str]) -> str:
     state = trainer.state
     sections = [
         "# instaseg demo\n",
@@ -118,7 +144,7 @@ def _report(settings: DemoSettings, statistics: dict, metrics: dict, trainer, pr
         f"{state.train_seconds / 60:.1f} minutes ({state.iteration} iterations, {state.epoch} full epochs) on "
         f"{settings.device}. A few minutes on a CPU is a smoke test of the whole pipeline, not a trained model: "
         "train longer (`instaseg train --minutes ...`) for useful accuracy.\n",
-        "## COCO metrics on the validation split\n", _metrics_table(metrics) + "\n",
+        "## COCO metrics on the validation split\n", _metrics_table(metrics) + "\n", *evaluation,
         "## Training curves\n", "![loss curve](train/loss_curve.png)\n",
         "## Predictions on validation images (score > 0.5)\n", f"![predictions]({predictions.as_posix()})\n",
         "## Ground truth of validation images\n", f"![ground truth]({previews.as_posix()})\n",

@@ -117,8 +117,10 @@ def match_detections(inputs: EvaluationInputs, iou_type: str, params: EvalParams
     area = dt.area[dt_order]
     outside = (area[:, None] < ranges[None, :, 0]) | (area[:, None] > ranges[None, :, 1])  # (N, A)
     ignored |= ~matched & outside[:, :, None]
-    return MatchedDetections(row=dt_order, category_index=dt.category_index[dt_order], image_index=dt.image_index[dt_order],
-                             rank=rank, score=dt.score[dt_order], matched=matched, ignored=ignored), matched_ious, pairs
+    kept = MatchedDetections(row=dt_order, category_index=dt.category_index[dt_order],
+                             image_index=dt.image_index[dt_order], rank=rank, score=dt.score[dt_order],
+                             matched=matched, ignored=ignored)
+    return kept, matched_ious, pairs
 
 
 def _starts_and_ends(sizes: list[int]) -> tuple[np.ndarray, np.ndarray]:
