@@ -39,7 +39,8 @@ def _rle(mask: np.ndarray, uncompressed: bool = False) -> dict:
     return {"size": rle["size"], "counts": rle["counts"].decode("ascii")}
 
 
-def random_case(rng: np.random.Generator, with_boxes: bool = True, max_detections: int = 16) -> tuple[dict, list]:
+def random_case(rng: np.random.Generator, with_boxes: bool = True, max_detections: int = 16,
+                max_instances: int = 7) -> tuple[dict, list]:
     """A small COCO ground truth and results with crowds, ties, perfect and duplicate detections, images
     without ground truth or detections, categories without ground truth, and areas across all ranges."""
     category_ids = sorted(int(c) for c in rng.choice(np.arange(1, 30), size=int(rng.integers(1, 5)), replace=False))
@@ -50,7 +51,7 @@ def random_case(rng: np.random.Generator, with_boxes: bool = True, max_detection
         height, width = int(rng.integers(12, 140)), int(rng.integers(12, 140))
         images.append({"id": image_id, "height": height, "width": width, "file_name": f"{image_id}.png"})
         masks = []
-        for _ in range(int(rng.integers(0, 7))):
+        for _ in range(int(rng.integers(0, max_instances))):
             mask, crowd = _shape(rng, height, width), bool(rng.random() < 0.15)
             area = float(mask.sum()) * (1.0 if rng.random() < 0.8 else float(rng.uniform(0.2, 30)))
             annotations.append({"id": len(annotations) + 1, "image_id": image_id,

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from pycocotools import mask as mask_utils
 
-from instaseg.evaluation.boundary import boundary_band, boundary_f1, dilation_pixels
+from instaseg.evaluation.boundary import boundary_band, boundary_f1, boundary_rle, dilation_pixels
 from instaseg.evaluation.coco import evaluate_coco
 
 from .coco_cases import random_case
@@ -74,3 +74,16 @@ def test_boundary_f1():
     assert boundary_f1(_square(64, 11, 10, 30), square, 0) < 0.6
     assert boundary_f1(_square(64, 45, 45, 10), _square(64, 2, 2, 10), 2) == 0.0
     assert boundary_f1(np.zeros((8, 8)), np.zeros((8, 8)), 1) == 1.0
+
+
+def test_band_of_the_bounding_box_equals_the_band_of_the_whole_image():
+    rng = np.random.default_rng(4)
+    for _ in range(20):
+        size = int(rng.integers(20, 90))
+        mask = np.zeros((size, size + 7), dtype=np.uint8)
+        y0, x0 = (int(v) for v in rng.integers(0, size // 2, 2))
+        mask[y0:y0 + int(rng.integers(1, size)), x0:x0 + int(rng.integers(1, size))] = 1  # may touch the edge
+        mask[rng.random(mask.shape) < 0.05] = 0  # holes
+        whole = boundary_band(mask, dilation_pixels(*mask.shape))
+        rle = mask_utils.encode(np.asfortranarray(mask))
+        assert np.array_equal(mask_utils.decode(boundary_rle(rle)), whole)

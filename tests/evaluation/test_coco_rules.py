@@ -101,6 +101,7 @@ def test_box_evaluation_matches_pycocotools():
     ({"category_id": 5}, "record 1, field 'category_id': category 5 is not in the ground truth"),
     ({"score": "high"}, "record 1, field 'score' must be a finite number"),
     ({"score": float("nan")}, "record 1, field 'score' must be a finite number"),
+    ({"score": "0.9"}, "record 1, field 'score' must be a finite number"),
     ({"image_id": 1.5}, "record 1, field 'image_id' must be an integer"),
     ({"segmentation": {"size": [5, 5], "counts": "00"}}, "record 1, field 'segmentation': RLE size [5, 5]"),
     ({"segmentation": 7}, "record 1, field 'segmentation' is not an RLE or polygon list"),
@@ -126,3 +127,13 @@ def test_matched_pairs_name_the_detection_and_ground_truth_rows():
     evaluation = evaluate_coco(ground_truth, results, "segm")
     assert sorted(map(tuple, evaluation.matched_pairs.tolist())) == [(0, 1), (2, 0)]
     assert sorted(evaluation.matched_ious.tolist()) == pytest.approx([70 / 80, 1.0])
+
+
+def test_annotation_id_zero_counts_as_a_match():
+    # pycocotools stores matched ids and reads 0 as 'unmatched', so it scores this perfect detection of
+    # annotation 0 as a false positive; instaseg does not use ids and scores it as it is.
+    ground_truth = _dataset([{"rect": _rect(10, 20, 0, 10, 0, 10)}])
+    ground_truth["annotations"][0]["id"] = 0
+    results = [_result(_rect(10, 20, 0, 10, 0, 10), 0.9)]
+    assert evaluate_coco(ground_truth, results).stats["AP"] == pytest.approx(1.0)
+    assert pycocotools_eval(ground_truth, results, "segm").stats[0] == 0.0

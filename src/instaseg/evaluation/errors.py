@@ -1,8 +1,9 @@
 """Error analysis at IoU 0.5: where the AP goes (after TIDE, Bolya et al. 2020), fragmentation and merging
 counts, and a confusion matrix.
 
-Each false positive of COCO's own matching (IoU 0.5, all areas, 100 detections) gets one cause, checked in
-this order, with foreground IoU 0.5 and background IoU 0.1:
+Each false positive of COCO's own matching (IoU 0.5, all areas, 100 detections) gets one cause, with TIDE's
+definitions (foreground IoU 0.5, background IoU 0.1); where two apply, the first in this list wins (tidecv's
+code checks localisation first, so ambiguous cases can differ from it):
 - duplicate: IoU >= 0.5 with a ground truth of its class that a higher-scoring detection already took;
 - classification: IoU >= 0.5 with a ground truth of another class;
 - localisation: 0.1 <= IoU < 0.5 with a ground truth of its class;
@@ -12,7 +13,7 @@ Ground truth that no detection finds, and that no classification or localisation
 missed. The AP an error type costs is AP50 with that type fixed by an oracle minus AP50 as measured:
 classification and localisation errors become true positives for their ground truth when it is still
 free (otherwise they are dropped), the other false positives are dropped, and missed ground truth is
-removed from the count.
+removed from the count (a class left without ground truth then drops out of the mean, as in COCO).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import numpy as np
 from pycocotools import mask as mask_utils
 
 from instaseg.evaluation.coco.accumulate import precision_recall
-from instaseg.evaluation.coco.evaluator import match_detections
+from instaseg.evaluation.coco.evaluator import counted_ground_truth, match_detections
 from instaseg.evaluation.coco.inputs import EvaluationInputs, prepare_inputs
 from instaseg.evaluation.coco.params import EvalParams
 
@@ -52,27 +53,25 @@ def analyse_errors(ground_truth: dict[str, Any], results: Sequence[dict[str, Any
         score_threshold: detections at or above it count for fragmentation, merging and the confusion matrix
             (the AP breakdown uses every detection, as AP does).
     """
+    if iou_type not in ("segm", "bbox"):
+        raise ValueError(f"error analysis works on 'segm' or 'bbox', not {iou_type!r}")
     params = EvalParams()
     inputs = prepare_inputs(ground_truth, results, iou_type, image_ids)
     detections, _, pairs = match_detections(inputs, iou_type, params)
     gt = inputs.ground_truth
-    # Rows of the kept detections in the Annotations, and COCO's verdict at IoU 0.5, all areas.
-    kept_rows = detections.row
+    overlaps = _ImageOverlaps(inputs, iou_type)
+    # COCO's verdict at IoU 0.5, all areas, for the kept detections (rows of ``detections``).
     true_positive = detections.matched[:, 0, 0] & ~detections.ignored[:, 0, 0]
     counted = ~detections.ignored[:, 0, 0]
-    matched_gt = np.full(len(kept_rows), -1)
-    row_position = {int(r): i for i, r in enumerate(kept_rows)}
-    for dt_row, gt_row in pairs:
-        matched_gt[row_position[int(dt_row)]] = gt_row
-    cause, target = _causes(inputs, kept_rows, true_positive & counted, counted, iou_type)
+    cause, target = _causes(inputs, detections.row, true_positive & counted, counted, overlaps)
 
     num_categories = len(inputs.category_ids)
-    npig = np.bincount(gt.category_index[~gt.crowd], minlength=num_categories)
+    npig = counted_ground_truth(gt, num_categories, params)[:, 0]
     found = np.zeros(len(gt), dtype=bool)
-    found[matched_gt[matched_gt >= 0]] = True
+    found[pairs[:, 1]] = True
     explained = np.zeros(len(gt), dtype=bool)
     explained[target[np.isin(cause, ("classification", "localisation")) & (target >= 0)]] = True
-    missed = ~gt.crowd & ~found & ~explained
+    missed = ~gt.ignore & ~found & ~explained
 
     order_keys = (detections.rank, detections.image_index, -detections.score)
     base = _ap50(detections.category_index, order_keys, true_positive, counted, npig, params)
@@ -92,12 +91,36 @@ def analyse_errors(ground_truth: dict[str, Any], results: Sequence[dict[str, Any
         else:
             keep &= cause != error
         delta[error] = _ap50(category, order_keys, tp & keep, keep, counts, params) - base
-    frag, merged = _fragmentation_and_merging(inputs, iou_type, score_threshold)
+    frag, merged = _fragmentation_and_merging(inputs, overlaps, score_threshold)
     return ErrorAnalysis(
         ap50=base, delta_ap=delta,
         counts={**{e: int((cause == e).sum()) for e in ERROR_TYPES[:-1]}, "missed": int(missed.sum())},
-        fragmented=frag, merged=merged, confusion=_confusion(inputs, iou_type, score_threshold),
+        fragmented=frag, merged=merged, confusion=_confusion(inputs, overlaps, score_threshold),
         category_names=inputs.category_names, score_threshold=score_threshold)
+
+
+class _ImageOverlaps:
+    """IoU and intersection of every detection with every non-crowd ground truth of the same image, classes
+    ignored; computed once per image, on first use."""
+
+    def __init__(self, inputs: EvaluationInputs, iou_type: str) -> None:
+        self.inputs, self.iou_type = inputs, iou_type
+        dt, gt = inputs.detections, inputs.ground_truth
+        count = len(inputs.image_ids)
+        self.dt_rows = _by_image(dt.image_index, count)  # ascending rows per image
+        real = np.flatnonzero(~gt.crowd)
+        self.gt_rows = [real[p] for p in _by_image(gt.image_index[real], count)]
+        self.cache: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+    def __call__(self, image: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(detection rows, ground-truth rows, (D, G) IoU, (D, G) intersection area) of ``image``."""
+        dt_rows, gt_rows = self.dt_rows[image], self.gt_rows[image]
+        if image not in self.cache:
+            if len(dt_rows) and len(gt_rows):
+                self.cache[image] = _pairwise(self.inputs, self.iou_type, dt_rows, gt_rows)
+            else:
+                self.cache[image] = np.zeros((len(dt_rows), len(gt_rows))), np.zeros((len(dt_rows), len(gt_rows)))
+        return (dt_rows, gt_rows, *self.cache[image])
 
 
 def _pairwise(inputs: EvaluationInputs, iou_type: str, dt_rows: np.ndarray, gt_rows: np.ndarray
@@ -106,13 +129,12 @@ def _pairwise(inputs: EvaluationInputs, iou_type: str, dt_rows: np.ndarray, gt_r
     dt, gt = inputs.detections, inputs.ground_truth
     if iou_type == "bbox":
         first, second = dt.geometry[dt_rows], gt.geometry[gt_rows]
-        areas_d, areas_g = first[:, 2] * first[:, 3], second[:, 2] * second[:, 3]
     else:
         first, second = [dt.geometry[i] for i in dt_rows], [gt.geometry[i] for i in gt_rows]
-        areas_d = np.asarray(mask_utils.area(first), dtype=np.float64)
-        areas_g = np.asarray(mask_utils.area(second), dtype=np.float64)
+    areas_d = _areas(inputs, iou_type, dt_rows, detections=True)
+    areas_g = _areas(inputs, iou_type, gt_rows, detections=False)
     iou = np.asarray(mask_utils.iou(first, second, [0] * len(gt_rows)), dtype=np.float64).reshape(len(dt_rows), -1)
-    intersection = iou * (areas_d[:, None] + areas_g[None, :]) / (1 + iou)
+    intersection = iou * (areas_d[:, None] + areas_g[None, :]) / (1 + iou)  # IoU = I / (A + B - I)
     return iou, intersection
 
 
@@ -122,24 +144,21 @@ def _by_image(values: np.ndarray, num_images: int) -> list[np.ndarray]:
 
 
 def _causes(inputs: EvaluationInputs, kept_rows: np.ndarray, true_positive: np.ndarray, counted: np.ndarray,
-            iou_type: str) -> tuple[np.ndarray, np.ndarray]:
+            overlaps: _ImageOverlaps) -> tuple[np.ndarray, np.ndarray]:
     """Per kept detection: its error cause ('' for true positives and ignored ones) and target ground truth."""
     dt, gt = inputs.detections, inputs.ground_truth
     cause = np.full(len(kept_rows), "", dtype=object)
     target = np.full(len(kept_rows), -1)
-    real = np.flatnonzero(~gt.crowd)
-    gt_rows_by_image = [real[p] for p in _by_image(gt.image_index[real], len(inputs.image_ids))]
     false_positive = np.flatnonzero(counted & ~true_positive)
-    for image, positions in zip(range(len(inputs.image_ids)), _by_image(dt.image_index[kept_rows[false_positive]],
-                                                                         len(inputs.image_ids))):
+    for image, positions in enumerate(_by_image(dt.image_index[kept_rows[false_positive]], len(inputs.image_ids))):
         positions = false_positive[positions]
         if not len(positions):
             continue
-        gt_rows = gt_rows_by_image[image]
+        dt_rows, gt_rows, all_iou, _ = overlaps(image)
         if not len(gt_rows):
             cause[positions] = "background"
             continue
-        iou, _ = _pairwise(inputs, iou_type, kept_rows[positions], gt_rows)
+        iou = all_iou[np.searchsorted(dt_rows, kept_rows[positions])]
         same = dt.category_index[kept_rows[positions]][:, None] == gt.category_index[gt_rows][None, :]
         same_iou, other_iou = np.where(same, iou, -1.0), np.where(same, -1.0, iou)
         best_same, best_other = same_iou.max(1), other_iou.max(1)
@@ -163,32 +182,37 @@ def _ap50(category: np.ndarray, order_keys: tuple, true_positive: np.ndarray, co
     """COCO AP at IoU 0.5 (101-point interpolation, mean over categories with ground truth)."""
     rank, image, negative_score = order_keys
     order = np.lexsort((rank, image, negative_score, category))
+    order = order[counted[order]]
+    bounds = np.searchsorted(category[order], np.arange(len(npig) + 1))
     values = []
     for k in np.flatnonzero(npig > 0):
-        rows = order[category[order] == k]
-        rows = rows[counted[rows]]
+        rows = order[bounds[k]:bounds[k + 1]]
         precision, _, _ = precision_recall(true_positive[rows][None, :], np.zeros((1, len(rows)), dtype=bool),
-                                            -negative_score[rows], int(npig[k]), params.recall_thresholds)
+                                           -negative_score[rows], int(npig[k]), params.recall_thresholds)
         values.append(precision.mean())
     return float(np.mean(values)) if values else -1.0
 
 
-def _fragmentation_and_merging(inputs: EvaluationInputs, iou_type: str, score_threshold: float) -> tuple[int, int]:
+def _confident_overlaps(inputs: EvaluationInputs, overlaps: _ImageOverlaps, image: int, score_threshold: float):
+    """The image's confident detection rows, its ground-truth rows, and their IoU and intersection."""
+    dt_rows, gt_rows, iou, intersection = overlaps(image)
+    confident = inputs.detections.score[dt_rows] >= score_threshold
+    return dt_rows[confident], gt_rows, iou[confident], intersection[confident]
+
+
+def _fragmentation_and_merging(inputs: EvaluationInputs, overlaps: _ImageOverlaps, score_threshold: float
+                               ) -> tuple[int, int]:
     """Ground truths covered by >= 2 confident same-class predictions that each lie mostly inside it (and
     none matching it at IoU 0.5); predictions covering >= 2 same-class ground truths mostly (none matched)."""
     dt, gt = inputs.detections, inputs.ground_truth
-    confident = np.flatnonzero(dt.score >= score_threshold)
-    real = np.flatnonzero(~gt.crowd)
-    gt_by_image = _by_image(gt.image_index[real], len(inputs.image_ids))
     fragmented = merged = 0
-    for image, positions in enumerate(_by_image(dt.image_index[confident], len(inputs.image_ids))):
-        dt_rows, gt_rows = confident[positions], real[gt_by_image[image]]
+    for image in range(len(inputs.image_ids)):
+        dt_rows, gt_rows, iou, intersection = _confident_overlaps(inputs, overlaps, image, score_threshold)
         if not len(dt_rows) or not len(gt_rows):
             continue
-        iou, intersection = _pairwise(inputs, iou_type, dt_rows, gt_rows)
         same = dt.category_index[dt_rows][:, None] == gt.category_index[gt_rows][None, :]
-        dt_area = _areas(inputs, iou_type, dt_rows, detections=True)
-        gt_area = _areas(inputs, iou_type, gt_rows, detections=False)
+        dt_area = _areas(inputs, overlaps.iou_type, dt_rows, detections=True)
+        gt_area = _areas(inputs, overlaps.iou_type, gt_rows, detections=False)
         inside_gt = same & (intersection >= 0.5 * dt_area[:, None]) & (iou < FOREGROUND_IOU)  # piece of a GT
         covers_gt = same & (intersection >= 0.5 * gt_area[None, :]) & (iou < FOREGROUND_IOU)  # GT inside a piece
         found = (same & (iou >= FOREGROUND_IOU)).any(axis=0)
@@ -204,20 +228,16 @@ def _areas(inputs: EvaluationInputs, iou_type: str, rows: np.ndarray, detections
     return np.asarray(mask_utils.area([side.geometry[i] for i in rows]), dtype=np.float64)
 
 
-def _confusion(inputs: EvaluationInputs, iou_type: str, score_threshold: float) -> np.ndarray:
+def _confusion(inputs: EvaluationInputs, overlaps: _ImageOverlaps, score_threshold: float) -> np.ndarray:
     """Class-agnostic one-to-one matching at IoU >= 0.5 (highest IoU first) of confident predictions."""
     dt, gt = inputs.detections, inputs.ground_truth
     num_categories = len(inputs.category_ids)
     background = num_categories
     matrix = np.zeros((num_categories + 1, num_categories + 1), dtype=np.int64)
-    confident = np.flatnonzero(dt.score >= score_threshold)
-    real = np.flatnonzero(~gt.crowd)
-    gt_by_image = _by_image(gt.image_index[real], len(inputs.image_ids))
-    for image, positions in enumerate(_by_image(dt.image_index[confident], len(inputs.image_ids))):
-        dt_rows, gt_rows = confident[positions], real[gt_by_image[image]]
+    for image in range(len(inputs.image_ids)):
+        dt_rows, gt_rows, iou, _ = _confident_overlaps(inputs, overlaps, image, score_threshold)
         used_dt, used_gt = np.zeros(len(dt_rows), dtype=bool), np.zeros(len(gt_rows), dtype=bool)
         if len(dt_rows) and len(gt_rows):
-            iou, _ = _pairwise(inputs, iou_type, dt_rows, gt_rows)
             for d, g in zip(*np.unravel_index(np.argsort(-iou, axis=None, kind="stable"), iou.shape)):
                 if iou[d, g] < FOREGROUND_IOU:
                     break

@@ -56,10 +56,16 @@ class PanopticResult:
 
 
 def image_counts(gt_ids: np.ndarray, gt_segments: Sequence[dict], pred_ids: np.ndarray,
-                 pred_segments: Sequence[dict], counts: dict[int, ClassCounts], where: str = "") -> None:
-    """Add one image's true positives, false positives, false negatives and IoU sum to ``counts``."""
+                 pred_segments: Sequence[dict], counts: dict[int, ClassCounts], where: str = "",
+                 category_ids: set[int] | None = None) -> None:
+    """Add one image's true positives, false positives, false negatives and IoU sum to ``counts``;
+    predicted segments must name one of ``category_ids`` when given."""
     gt_info = {int(s["id"]): s for s in gt_segments}
     pred_info = {int(s["id"]): dict(s) for s in pred_segments}
+    for label, info in pred_info.items():
+        if category_ids is not None and int(info["category_id"]) not in category_ids:
+            raise PanopticInputError(f"{where}: segment {label} has category_id {info['category_id']}, which the "
+                                     "ground truth's categories do not list")
     labels, areas = np.unique(pred_ids, return_counts=True)
     for label, area in zip(labels.tolist(), areas.tolist()):
         if label == VOID:
@@ -153,7 +159,8 @@ def evaluate_panoptic(gt_json: dict[str, Any], gt_folder: Path, pred_json: dict[
             raise PanopticInputError(f"predictions: image {image_id}: PNG is {arrays[1].shape[::-1]}, the ground "
                                      f"truth's is {arrays[0].shape[::-1]}")
         image_counts(arrays[0], annotation["segments_info"], arrays[1], prediction["segments_info"], counts,
-                     where=f"predictions: image {image_id} ({prediction['file_name']})")
+                     where=f"predictions: image {image_id} ({prediction['file_name']})",
+                     category_ids={int(c["id"]) for c in gt_json["categories"]})
     return summarize(counts, gt_json["categories"])
 
 

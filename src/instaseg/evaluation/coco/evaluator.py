@@ -58,7 +58,7 @@ def evaluate_coco(ground_truth: dict[str, Any], results: Sequence[dict[str, Any]
     params = params or EvalParams()
     inputs = prepare_inputs(ground_truth, results, iou_type, image_ids, results_name)
     detections, matched_ious, pairs = match_detections(inputs, iou_type, params)
-    counted = _counted_ground_truth(inputs.ground_truth, len(inputs.category_ids), params)
+    counted = counted_ground_truth(inputs.ground_truth, len(inputs.category_ids), params)
     tables = accumulate(detections, counted, params)
     return COCOEvaluation(iou_type=iou_type, stats=summarize(tables, params), tables=tables,
                           category_ids=[int(c) for c in inputs.category_ids], category_names=inputs.category_names,
@@ -90,12 +90,13 @@ def match_detections(inputs: EvaluationInputs, iou_type: str, params: EvalParams
     dt_bounds = np.searchsorted(dt_sorted_key, np.stack([both, both + 1]))
     gt_bounds = np.searchsorted(gt_sorted_key, np.stack([both, both + 1]))
     ranges = np.array(params.area_ranges, dtype=np.float64)  # (A, 2)
-    gt_ignore_all = (gt.crowd[None, :] | (gt.area[None, :] < ranges[:, :1]) | (gt.area[None, :] > ranges[:, 1:]))
+    gt_ignore_all = (gt.ignore[None, :] | (gt.area[None, :] < ranges[:, :1]) | (gt.area[None, :] > ranges[:, 1:]))
+    bands = BoundaryBands(dt, gt) if iou_type == "boundary" else None
     ious, gt_ignore, gt_crowd, group_gt_rows = [], [], [], []
     for dt_start, dt_end, gt_start, gt_end in zip(dt_bounds[0], dt_bounds[1], gt_bounds[0], gt_bounds[1]):
         dt_rows, gt_rows = dt_order[dt_start:dt_end], gt_order[gt_start:gt_end]
         group_gt_rows.append(gt_rows)
-        ious.append(_ious(dt, gt, dt_rows, gt_rows, iou_type))
+        ious.append(_ious(dt, gt, dt_rows, gt_rows, iou_type, bands))
         gt_ignore.append(gt_ignore_all[:, gt_rows])
         gt_crowd.append(gt.crowd[gt_rows])
 
@@ -109,8 +110,8 @@ def match_detections(inputs: EvaluationInputs, iou_type: str, params: EvalParams
         matched[positions], ignored[positions] = groups.matched, groups.ignored
         # The IoU of each true positive at the loosest threshold, all areas (for the IoU histogram).
         true_positive = groups.matched[:, 0, 0] & ~groups.ignored[:, 0, 0]
-        matched_ious = groups.iou[true_positive, 0, 0]
-        gt_row_of = np.concatenate([rows[groups.column[s:e, 0, 0].clip(min=0)] for rows, s, e in zip(
+        matched_ious = groups.iou[true_positive]
+        gt_row_of = np.concatenate([rows[groups.column[s:e].clip(min=0)] for rows, s, e in zip(
             group_gt_rows, *_starts_and_ends([len(m) for m in ious]))])
         pairs = np.stack([dt_order[positions][true_positive], gt_row_of[true_positive]], axis=1)
     # Unmatched detections outside an area range do not count in it.
@@ -136,14 +137,32 @@ def _mean_boundary_f1(inputs: EvaluationInputs, pairs: np.ndarray) -> float | No
         return None
     scores = []
     for dt_row, gt_row in pairs:
-        predicted, true = inputs.detections.geometry[dt_row][0], inputs.ground_truth.geometry[gt_row][0]
+        predicted, true = inputs.detections.geometry[dt_row], inputs.ground_truth.geometry[gt_row]
         height, width = (int(v) for v in true["size"])
         tolerance = dilation_pixels(height, width)
         scores.append(boundary_f1(mask_utils.decode(predicted), mask_utils.decode(true), tolerance))
     return float(np.mean(scores))
 
 
-def _ious(dt: Annotations, gt: Annotations, dt_rows: np.ndarray, gt_rows: np.ndarray, iou_type: str) -> np.ndarray:
+class BoundaryBands:
+    """Boundary bands of detections and ground truth as RLE, computed on first use: only the detections that
+    are compared with ground truth (within the limit, in a group with ground truth) ever need one."""
+
+    def __init__(self, dt: Annotations, gt: Annotations) -> None:
+        self.sides = {"dt": dt, "gt": gt}
+        self.cache: dict[tuple[str, int], dict] = {}
+
+    def get(self, side: str, rows: np.ndarray) -> list[dict]:
+        from instaseg.evaluation.boundary import boundary_rle
+
+        missing = [int(r) for r in rows if (side, int(r)) not in self.cache]
+        for row in missing:
+            self.cache[side, row] = boundary_rle(self.sides[side].geometry[row])
+        return [self.cache[side, int(r)] for r in rows]
+
+
+def _ious(dt: Annotations, gt: Annotations, dt_rows: np.ndarray, gt_rows: np.ndarray, iou_type: str,
+          bands: BoundaryBands | None = None) -> np.ndarray:
     """(D, G) IoU; for crowd ground truth, intersection over the detection's area (COCO's rule)."""
     crowd = [int(c) for c in gt.crowd[gt_rows]]
     shape = (len(dt_rows), len(gt_rows))
@@ -154,17 +173,18 @@ def _ious(dt: Annotations, gt: Annotations, dt_rows: np.ndarray, gt_rows: np.nda
         values = mask_utils.iou([dt.geometry[i] for i in dt_rows], [gt.geometry[i] for i in gt_rows], crowd)
         return np.asarray(values, dtype=np.float64).reshape(shape)
     # Boundary: the smaller of mask IoU and boundary-band IoU, except against crowd regions (mask IoU).
-    masks = mask_utils.iou([dt.geometry[i][0] for i in dt_rows], [gt.geometry[i][0] for i in gt_rows], crowd)
-    bands = mask_utils.iou([dt.geometry[i][1] for i in dt_rows], [gt.geometry[i][1] for i in gt_rows], crowd)
+    masks = mask_utils.iou([dt.geometry[i] for i in dt_rows], [gt.geometry[i] for i in gt_rows], crowd)
+    band_ious = mask_utils.iou(bands.get("dt", dt_rows), bands.get("gt", gt_rows), crowd)
     masks = np.asarray(masks, dtype=np.float64).reshape(shape)
-    bands = np.asarray(bands, dtype=np.float64).reshape(shape)
-    return np.where(gt.crowd[gt_rows][None, :], masks, np.minimum(masks, bands))
+    band_ious = np.asarray(band_ious, dtype=np.float64).reshape(shape)
+    return np.where(gt.crowd[gt_rows][None, :], masks, np.minimum(masks, band_ious))
 
 
-def _counted_ground_truth(gt: Annotations, num_categories: int, params: EvalParams) -> np.ndarray:
-    """(K, A) ground truth that is neither crowd nor outside the area range: recall's denominator."""
+def counted_ground_truth(gt: Annotations, num_categories: int, params: EvalParams) -> np.ndarray:
+    """(K, A) ground truth that is neither ignored (crowd) nor outside the area range: recall's denominator."""
     ranges = np.array(params.area_ranges, dtype=np.float64)
-    counted = ~gt.crowd[:, None] & (gt.area[:, None] >= ranges[None, :, 0]) & (gt.area[:, None] <= ranges[None, :, 1])
+    inside = (gt.area[:, None] >= ranges[None, :, 0]) & (gt.area[:, None] <= ranges[None, :, 1])
+    counted = ~gt.ignore[:, None] & inside
     table = np.zeros((num_categories, len(ranges)), dtype=np.int64)
     np.add.at(table, gt.category_index, counted.astype(np.int64))
     return table

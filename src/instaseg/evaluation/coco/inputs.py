@@ -29,14 +29,15 @@ class EvaluationInputError(InstasegError):
 class Annotations:
     """One side (ground truth or detections) restricted to the evaluated images, one row per annotation.
 
-    ``geometry`` holds RLE dicts for segm, (mask RLE, boundary RLE) pairs for boundary and (N, 4) xywh boxes
-    for bbox; ``order`` is the position in the
-    source list, which breaks ties the way pycocotools' stable sorts do."""
+    ``geometry`` holds RLE dicts for segm and boundary (boundary bands are computed later, only for the
+    detections that get compared) and (N, 4) xywh boxes for bbox. Rows keep the source order, which breaks
+    ties the way pycocotools' stable sorts do."""
 
     image_index: np.ndarray  # (N,) int, index into the sorted evaluated image ids
     category_index: np.ndarray  # (N,) int, index into the sorted category ids
     area: np.ndarray  # (N,) float64
-    crowd: np.ndarray  # (N,) bool (always False for detections)
+    crowd: np.ndarray  # (N,) bool: IoU is over the detection's area, and it may match many (False for detections)
+    ignore: np.ndarray  # (N,) bool: matches are not counted (crowd; for boundary also an 'ignore' field)
     score: np.ndarray  # (N,) float64 (ones for ground truth)
     geometry: list | np.ndarray
 
@@ -107,11 +108,12 @@ def _ground_truth(annotations: list[dict], images: dict[int, dict], evaluated: n
         geometry = [_ground_truth_rle(a, images[int(a["image_id"])]) for a in kept]
     area = np.array([a["area"] if "area" in a else _measured_area(a, g, iou_type)
                      for a, g in zip(kept, geometry)], dtype=np.float64)
-    if iou_type == "boundary":
-        geometry = _with_boundaries(geometry)
+    crowd = np.array([bool(a.get("iscrowd", 0)) for a in kept], dtype=bool).reshape(-1)
+    # pycocotools overwrites 'ignore' with 'iscrowd'; the Boundary IoU reference keeps either.
+    ignore = crowd | (np.array([bool(a.get("ignore", 0)) for a in kept], dtype=bool).reshape(-1)
+                      if iou_type == "boundary" else False)
     return Annotations(image_index=image_index[keep], category_index=category_index[keep], area=area,
-                       crowd=np.array([bool(a.get("iscrowd", 0)) for a in kept], dtype=bool).reshape(-1),
-                       score=np.ones(len(kept)), geometry=geometry)
+                       crowd=crowd, ignore=ignore, score=np.ones(len(kept)), geometry=geometry)
 
 
 def _measured_area(annotation: dict, geometry: Any, iou_type: str) -> float:
@@ -119,14 +121,14 @@ def _measured_area(annotation: dict, geometry: Any, iou_type: str) -> float:
     return float(geometry[2] * geometry[3]) if iou_type == "bbox" else float(mask_utils.area(geometry))
 
 
-def _with_boundaries(rles: list[dict]) -> list[tuple[dict, dict]]:
-    from instaseg.evaluation.boundary import boundary_rles
 
-    return list(zip(rles, boundary_rles(rles)))
 
 
 def _ground_truth_rle(annotation: dict, image: dict) -> dict:
     """pycocotools' ``annToRLE``: polygons merged into one RLE, uncompressed RLE compressed."""
+    if "segmentation" not in annotation:
+        raise EvaluationInputError(f"ground truth: annotation {annotation.get('id')}, field 'segmentation' is "
+                                   "missing; mask evaluation needs it (use --iou-type bbox for boxes only)")
     segmentation, height, width = annotation["segmentation"], int(image["height"]), int(image["width"])
     if isinstance(segmentation, list):
         return mask_utils.merge(mask_utils.frPyObjects(segmentation, height, width))
@@ -137,7 +139,9 @@ def _ground_truth_rle(annotation: dict, image: dict) -> dict:
 
 def _detections(results: Sequence[dict], images: dict[int, dict], evaluated: np.ndarray, category_ids: np.ndarray,
                 iou_type: str, source: str) -> Annotations:
-    fields = ("image_id", "category_id", "score") + (("bbox",) if iou_type == "bbox" else ("segmentation",))
+    boxes_given = bool(results) and _has_box(results[0])  # loadRes decides from the first result
+    geometry_field = "bbox" if iou_type == "bbox" and boxes_given else "segmentation"
+    fields = ("image_id", "category_id", "score", geometry_field)
     for index, result in enumerate(results):
         if not isinstance(result, dict):
             raise EvaluationInputError(f"{source}: record {index} is {type(result).__name__}, not an object")
@@ -156,24 +160,30 @@ def _detections(results: Sequence[dict], images: dict[int, dict], evaluated: np.
     image_index, in_evaluated = _index_of(image_ids, evaluated)
     category_index, _ = _index_of(category_ids_of, category_ids)
     keep = np.flatnonzero(in_evaluated)
-    boxes_given = bool(results) and bool(results[0].get("bbox"))  # loadRes decides from the first result
-    boxes = _boxes(results, keep, source) if boxes_given or iou_type == "bbox" else None
-    if iou_type == "bbox":
+    boxes = _boxes(results, keep, source) if boxes_given else None
+    if iou_type == "bbox" and boxes_given:
         geometry, area = boxes, boxes[:, 2] * boxes[:, 3]
     else:
-        geometry = [_result_rle(results[i], images[int(image_ids[i])], source, int(i)) for i in keep]
-        area = boxes[:, 2] * boxes[:, 3] if boxes_given else np.asarray(mask_utils.area(geometry), dtype=np.float64)
-        if iou_type == "boundary":
-            geometry = _with_boundaries(geometry)
+        masks = [_result_rle(results[i], images[int(image_ids[i])], source, int(i)) for i in keep]
+        area = boxes[:, 2] * boxes[:, 3] if boxes_given else np.asarray(mask_utils.area(masks), dtype=np.float64)
+        # Results without boxes get their masks' boxes, as loadRes derives them.
+        geometry = (masks if iou_type != "bbox"
+                    else np.asarray(mask_utils.toBbox(masks), dtype=np.float64).reshape(-1, 4))
     return Annotations(image_index=image_index[keep], category_index=category_index[keep],
                        area=np.asarray(area, dtype=np.float64).reshape(-1), crowd=np.zeros(len(keep), dtype=bool),
-                       score=scores[keep], geometry=geometry)
+                       ignore=np.zeros(len(keep), dtype=bool), score=scores[keep], geometry=geometry)
+
+
+def _has_box(result: dict) -> bool:
+    box = result.get("bbox")
+    return box is not None and len(box) > 0
 
 
 def _numbers(results: Sequence[dict], field: str, source: str, integer: bool = False) -> np.ndarray:
     values = [r[field] for r in results]
     try:
-        array = np.array(values, dtype=np.float64).reshape(-1)
+        array = np.array(values)
+        array = array.astype(np.float64).reshape(-1) if array.dtype.kind in "iuf" else None  # no strings, bools
     except (TypeError, ValueError):
         array = None
     bad = (np.flatnonzero(~np.isfinite(array) | (integer & (array != np.round(array))))

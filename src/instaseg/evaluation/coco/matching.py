@@ -20,8 +20,8 @@ import numpy as np
 
 @dataclass
 class GroupMatches:
-    """Per detection, (D, A, T) each: matched and ignored flags, the IoU with what it matched (0 if nothing) and
-    the column of that ground truth in its group's IoU matrix (-1 if nothing)."""
+    """Per detection: matched and ignored flags (D, A, T); at the loosest threshold over all areas, the IoU
+    with what it matched (0 if nothing) and that ground truth's column in its group's IoU matrix (-1), (D,)."""
 
     matched: np.ndarray
     ignored: np.ndarray
@@ -46,11 +46,11 @@ def match_groups(ious: list[np.ndarray], gt_ignore: list[np.ndarray], gt_crowd: 
     offsets = np.concatenate([[0], np.cumsum(sizes)])
     matched = np.zeros((int(offsets[-1]), num_areas, num_thresholds), dtype=bool)
     ignored = np.zeros_like(matched)
-    matched_iou = np.zeros(matched.shape)
-    matched_column = np.full(matched.shape, -1, dtype=np.int64)
-    # Buckets of similar ground-truth counts keep padding small when a few images hold many instances.
+    matched_iou = np.zeros(len(matched))
+    matched_column = np.full(len(matched), -1, dtype=np.int64)
+    # Buckets of similar ground-truth and detection counts keep the padding small when a few groups are large.
     widths = np.array([m.shape[1] for m in ious], dtype=np.int64)
-    bucket_of = np.ceil(np.log2(np.maximum(widths, 1))).astype(np.int64)
+    bucket_of = (np.ceil(np.log2(np.maximum(widths, 1))) * 64 + np.ceil(np.log2(np.maximum(sizes, 1)))).astype(np.int64)
     for bucket in np.unique(bucket_of):
         members = np.flatnonzero(bucket_of == bucket)
         members = members[np.argsort(-sizes[members], kind="stable")]  # most detections first
@@ -68,8 +68,8 @@ def match_groups(ious: list[np.ndarray], gt_ignore: list[np.ndarray], gt_crowd: 
 
 def _match_padded(ious: list[np.ndarray], gt_ignore: list[np.ndarray], gt_crowd: list[np.ndarray],
                   iou_thresholds: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Groups sorted by detection count, padded to (N, D, G); returns (N, D, A, T) matched, ignored, IoU and
-    matched column."""
+    """Groups sorted by detection count, padded to (N, D, G); returns (N, D, A, T) matched and ignored, and
+    (N, D) IoU and column of the match at area 0, threshold 0."""
     count, num_areas = len(ious), gt_ignore[0].shape[0]
     depth = max(m.shape[0] for m in ious)
     width = max(m.shape[1] for m in ious)
@@ -85,8 +85,8 @@ def _match_padded(ious: list[np.ndarray], gt_ignore: list[np.ndarray], gt_crowd:
     taken = np.zeros((count, num_areas, len(thresholds), width), dtype=bool)  # ground truth already matched
     matched = np.zeros((count, depth, num_areas, len(thresholds)), dtype=bool)
     ignored = np.zeros_like(matched)
-    matched_iou = np.zeros(matched.shape)
-    matched_column = np.full(matched.shape, -1, dtype=np.int64)
+    matched_iou = np.zeros((count, depth))
+    matched_column = np.full((count, depth), -1, dtype=np.int64)
     for step in range(depth):
         n = int(active[step])  # groups with more than ``step`` detections
         row_iou = iou[:n, step]  # (n, G)
@@ -101,8 +101,8 @@ def _match_padded(ious: list[np.ndarray], gt_ignore: list[np.ndarray], gt_crowd:
         best_ignored = np.take_along_axis(np.broadcast_to(row_ignore, candidates.shape), best[..., None], -1)[..., 0]
         matched[:n, step] = found
         ignored[:n, step] = found & best_ignored
-        matched_iou[:n, step] = np.where(found, value.max(-1), 0.0)
-        matched_column[:n, step] = np.where(found, best, -1)
+        matched_iou[:n, step] = np.where(found[:, 0, 0], value[:, 0, 0].max(-1), 0.0)
+        matched_column[:n, step] = np.where(found[:, 0, 0], best[:, 0, 0], -1)
         rows, areas, levels = np.nonzero(found)
         taken[rows, areas, levels, best[rows, areas, levels]] = True
     return matched, ignored, matched_iou, matched_column

@@ -30,6 +30,13 @@ class EvalParams:
                                                     (96 ** 2, 1e5 ** 2))
     max_detections: tuple[int, ...] = (1, 10, 100)
 
+    def __post_init__(self) -> None:
+        # The 12 summary stats read fixed positions: IoU 0.5 first, three detection limits, four area ranges.
+        if len(self.max_detections) != 3 or list(self.max_detections) != sorted(self.max_detections):
+            raise ValueError(f"max_detections must be three increasing limits, not {self.max_detections}")
+        if len(self.area_ranges) != 4 or not np.isclose(self.iou_thresholds[0], 0.5):
+            raise ValueError("area_ranges must be (all, small, medium, large) and the IoU thresholds start at 0.5")
+
     def stat_definitions(self) -> list[tuple[str, str, float | None, int, int]]:
         """(name, 'precision' or 'recall', IoU threshold or None for the mean over all, area index, maxDets
         index) for each of the 12 standard stats, in COCO's order."""
