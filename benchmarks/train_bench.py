@@ -73,7 +73,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 # The child: one model, trained, evaluated and timed in this process.
 class _TrainingMonitor:
     """Trainer hook: wall-clock seconds from the start of training to the end of its last step, and the
-    resident memory of this process and of its data-loader workers, sampled every ``every_s`` seconds."""
+    proportional resident memory (PSS) of this process and of its data-loader workers, sampled every
+    ``every_s`` seconds."""
 
     def __init__(self, every_s: float = 15.0) -> None:
         self.every_s = every_s
@@ -90,8 +91,8 @@ class _TrainingMonitor:
             self.next_sample = self.ended + self.every_s
             self.samples.append({"iteration": self.trainer.state.iteration,
                                  "seconds": round(self.ended - self.started, 1),
-                                 "main_mib": current_rss_mib(os.getpid()),
-                                 "workers_mib": sum(current_rss_mib(pid) for pid in child_pids())})
+                                 "main_mib": current_pss_mib(os.getpid()),
+                                 "workers_mib": sum(current_pss_mib(pid) for pid in child_pids())})
 
     def after_epoch(self) -> None: ...
 
@@ -110,13 +111,17 @@ class _TrainingMonitor:
         return [round(max(q), 1) if q else float("nan") for q in quarters]
 
 
-def current_rss_mib(pid: int) -> float:
-    """Resident memory of ``pid`` now, in MiB (0 when it has exited)."""
+def current_pss_mib(pid: int) -> float:
+    """Proportional resident memory (PSS) of ``pid`` now, in MiB (0 when it has exited): pages shared with
+    other processes are split between them, so forked data-loader workers, whose plain RSS counts every page
+    they share with the main process, do not count the main process's memory twice."""
     try:
-        pages = int(Path(f"/proc/{pid}/statm").read_text().split()[1])
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1]) / 1024
     except (OSError, IndexError, ValueError):
-        return 0.0
-    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+        pass
+    return 0.0
 
 
 def child_pids() -> list[int]:
@@ -173,7 +178,7 @@ def run_child(args: argparse.Namespace) -> dict:
         "images_per_s": images / max(train_wall, 1e-9),
         "images_per_s_steps": images / max(trainer.state.train_seconds, 1e-9),
         "peak_rss_train_mib": peak_train, "eval_seconds": eval_seconds,
-        "rss_by_quarter_mib": clock.memory_by_quarter(), "rss_samples": clock.samples,
+        "pss_by_quarter_mib": clock.memory_by_quarter(), "rss_samples": clock.samples,
         "mask_AP": metrics["segm"]["AP"], "mask_AP50": metrics["segm"]["AP50"],
         "mask_AP75": metrics["segm"]["AP75"], "box_AP": metrics["bbox"]["AP"], "metrics": metrics,
         "latency_median_ms": latency["median_ms"], "latency_p90_ms": latency["p90_ms"],
@@ -246,8 +251,8 @@ def main(argv: list[str] | None = None) -> int:
     print(format_table(results, TABLE_COLUMNS))
     print("peak RSS of the whole child (training + evaluation + latency), MiB: "
           + ", ".join(f"{r['model']} {r['peak_rss_process_mib']:.0f}" for r in results))
-    print("resident memory (main + data workers, MiB) by quarter of training, highest sample: "
-          + "; ".join(f"{r['model']} " + " / ".join(f"{m:.0f}" for m in r["rss_by_quarter_mib"]) for r in results))
+    print("proportional resident memory (PSS, main + data workers, MiB) by quarter of training, highest sample: "
+          + "; ".join(f"{r['model']} " + " / ".join(f"{m:.0f}" for m in r["pss_by_quarter_mib"]) for r in results))
     print("1-minute load average at the start and end of training (the end includes the run's own threads, "
           f"about {args.threads}; more means others competed for the CPU): "
           + ", ".join(f"{r['model']} {r['load_average'][0]:.1f}/{r['load_average'][1]:.1f}" for r in results))
