@@ -178,7 +178,7 @@ def run_child(args: argparse.Namespace) -> dict:
         "images_per_s": images / max(train_wall, 1e-9),
         "images_per_s_steps": images / max(trainer.state.train_seconds, 1e-9),
         "peak_rss_train_mib": peak_train, "eval_seconds": eval_seconds,
-        "pss_by_quarter_mib": clock.memory_by_quarter(), "rss_samples": clock.samples,
+        "pss_by_quarter_mib": clock.memory_by_quarter(), "pss_samples": clock.samples,
         "mask_AP": metrics["segm"]["AP"], "mask_AP50": metrics["segm"]["AP50"],
         "mask_AP75": metrics["segm"]["AP75"], "box_AP": metrics["bbox"]["AP"], "metrics": metrics,
         "latency_median_ms": latency["median_ms"], "latency_p90_ms": latency["p90_ms"],
