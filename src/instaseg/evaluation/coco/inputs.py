@@ -164,7 +164,7 @@ def _detections(results: Sequence[dict], images: dict[int, dict], evaluated: np.
     if iou_type == "bbox" and boxes_given:
         geometry, area = boxes, boxes[:, 2] * boxes[:, 3]
     else:
-        masks = [_result_rle(results[i], images[int(image_ids[i])], source, int(i)) for i in keep]
+        masks = _result_rles(results, keep, image_ids, images, source)
         area = boxes[:, 2] * boxes[:, 3] if boxes_given else np.asarray(mask_utils.area(masks), dtype=np.float64)
         # Results without boxes get their masks' boxes, as loadRes derives them.
         geometry = (masks if iou_type != "bbox"
@@ -213,6 +213,25 @@ def _boxes(results: Sequence[dict], keep: np.ndarray, source: str) -> np.ndarray
                 raise EvaluationInputError(f"{_where(source, int(index), 'bbox')} must be [x, y, width, height], "
                                            f"got {box!r}")
     return array.reshape(-1, 4)
+
+
+def _result_rles(results: Sequence[dict], keep: np.ndarray, image_ids: np.ndarray, images: dict[int, dict],
+                 source: str) -> list[dict]:
+    """The kept results' masks as compressed RLE. Fast path: every mask already is one, and the sizes are
+    checked against the images all at once; otherwise record by record (with conversions and errors)."""
+    masks = [results[i]["segmentation"] for i in keep]
+    compressed = all(type(m) is dict and type(m.get("counts")) in (str, bytes) for m in masks)
+    if compressed and masks:
+        try:
+            sizes = np.array([m["size"] for m in masks], dtype=np.int64).reshape(len(masks), 2)
+        except (KeyError, TypeError, ValueError):
+            sizes = None
+        known = np.array(sorted(images), dtype=np.int64)
+        image_sizes = np.array([[images[i]["height"], images[i]["width"]] for i in known.tolist()], dtype=np.int64)
+        expected = image_sizes[np.searchsorted(known, image_ids[keep])]
+        if sizes is not None and np.array_equal(sizes, expected):
+            return masks
+    return [_result_rle(results[i], images[int(image_ids[i])], source, int(i)) for i in keep]
 
 
 def _result_rle(result: dict, image: dict, source: str, index: int) -> dict:
