@@ -137,3 +137,17 @@ def test_annotation_id_zero_counts_as_a_match():
     results = [_result(_rect(10, 20, 0, 10, 0, 10), 0.9)]
     assert evaluate_coco(ground_truth, results).stats["AP"] == pytest.approx(1.0)
     assert pycocotools_eval(ground_truth, results, "segm").stats[0] == 0.0
+
+
+def test_many_mask_only_results_and_their_error_analysis():
+    # pycocotools' area() overflows on lists of 256+ RLEs under NumPy 2; results without boxes need it.
+    from instaseg.evaluation.errors import analyse_errors
+
+    ground_truth = _dataset([{"rect": _rect(10, 20, 0, 10, 0, 10)}])
+    results = [{**_result(_rect(10, 20, 0, 10, 0, 10 - i % 5), 0.5 + i / 1000), "bbox": []} for i in range(300)]
+    for result in results:
+        del result["bbox"]
+    ours = evaluate_coco(ground_truth, results, "segm")
+    assert ours.stats == pytest.approx(dict(zip(ours.stats, pycocotools_eval(ground_truth, results, "segm").stats)))
+    analysis = analyse_errors(ground_truth, results)
+    assert analysis.counts["duplicate"] == 99  # 100 kept per image and class: one true positive, 99 duplicates

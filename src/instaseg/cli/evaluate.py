@@ -54,10 +54,13 @@ def run(args: argparse.Namespace) -> int:
         for row in rows:
             print("  ".join(cell.rjust(width) for cell, width in zip(row, widths)))
     if out is not None:
-        from instaseg.evaluation.errors import analyse_errors
+        from instaseg.evaluation.errors import analyse_evaluation
 
+        # Error analysis of the mask evaluation (boxes when only boxes were asked for), reusing its matches.
         error_type = "bbox" if iou_types == ("bbox",) else "segm"
-        errors = analyse_errors(ground_truth, results, error_type, score_threshold=args.score_threshold)
+        base = evaluations.get(error_type) or evaluate_coco(ground_truth, results, error_type,
+                                                             results_name=str(args.pred))
+        errors = analyse_evaluation(base, score_threshold=args.score_threshold)
         files = write_report(evaluations, out, f"Evaluation of {args.pred.name} against {args.gt.name}", errors)
         print(f"\nwrote {', '.join(f.name for f in files)} to {out}")
     return 0

@@ -25,9 +25,10 @@ import numpy as np
 from pycocotools import mask as mask_utils
 
 from instaseg.evaluation.coco.accumulate import precision_recall
-from instaseg.evaluation.coco.evaluator import counted_ground_truth, match_detections
-from instaseg.evaluation.coco.inputs import EvaluationInputs, prepare_inputs
+from instaseg.evaluation.coco.evaluator import COCOEvaluation, counted_ground_truth, evaluate_coco
+from instaseg.evaluation.coco.inputs import EvaluationInputs
 from instaseg.evaluation.coco.params import EvalParams
+from instaseg.structures.masks import rle_areas
 
 FOREGROUND_IOU, BACKGROUND_IOU = 0.5, 0.1
 ERROR_TYPES = ("classification", "localisation", "both", "duplicate", "background", "missed")
@@ -55,9 +56,15 @@ def analyse_errors(ground_truth: dict[str, Any], results: Sequence[dict[str, Any
     """
     if iou_type not in ("segm", "bbox"):
         raise ValueError(f"error analysis works on 'segm' or 'bbox', not {iou_type!r}")
-    params = EvalParams()
-    inputs = prepare_inputs(ground_truth, results, iou_type, image_ids)
-    detections, _, pairs = match_detections(inputs, iou_type, params)
+    return analyse_evaluation(evaluate_coco(ground_truth, results, iou_type, image_ids), score_threshold)
+
+
+def analyse_evaluation(evaluation: COCOEvaluation, score_threshold: float = 0.5) -> ErrorAnalysis:
+    """The error breakdown of a finished segm or bbox evaluation, reusing its prepared inputs and matches."""
+    if evaluation.iou_type not in ("segm", "bbox"):
+        raise ValueError(f"error analysis works on 'segm' or 'bbox', not {evaluation.iou_type!r}")
+    params, inputs, iou_type = evaluation.params, evaluation.inputs, evaluation.iou_type
+    detections, pairs = evaluation.detections, evaluation.matched_pairs
     gt = inputs.ground_truth
     overlaps = _ImageOverlaps(inputs, iou_type)
     # COCO's verdict at IoU 0.5, all areas, for the kept detections (rows of ``detections``).
@@ -101,11 +108,13 @@ def analyse_errors(ground_truth: dict[str, Any], results: Sequence[dict[str, Any
 
 class _ImageOverlaps:
     """IoU and intersection of every detection with every non-crowd ground truth of the same image, classes
-    ignored; computed once per image, on first use."""
+    ignored; computed once per image, on first use. ``dt_area`` and ``gt_area`` are measured areas (mask
+    pixels or box w x h) by row, measured once."""
 
     def __init__(self, inputs: EvaluationInputs, iou_type: str) -> None:
         self.inputs, self.iou_type = inputs, iou_type
         dt, gt = inputs.detections, inputs.ground_truth
+        self.dt_area, self.gt_area = _measured_areas(dt, iou_type), _measured_areas(gt, iou_type)
         count = len(inputs.image_ids)
         self.dt_rows = _by_image(dt.image_index, count)  # ascending rows per image
         real = np.flatnonzero(~gt.crowd)
@@ -117,25 +126,28 @@ class _ImageOverlaps:
         dt_rows, gt_rows = self.dt_rows[image], self.gt_rows[image]
         if image not in self.cache:
             if len(dt_rows) and len(gt_rows):
-                self.cache[image] = _pairwise(self.inputs, self.iou_type, dt_rows, gt_rows)
+                self.cache[image] = self._pairwise(dt_rows, gt_rows)
             else:
                 self.cache[image] = np.zeros((len(dt_rows), len(gt_rows))), np.zeros((len(dt_rows), len(gt_rows)))
         return (dt_rows, gt_rows, *self.cache[image])
 
 
-def _pairwise(inputs: EvaluationInputs, iou_type: str, dt_rows: np.ndarray, gt_rows: np.ndarray
-              ) -> tuple[np.ndarray, np.ndarray]:
-    """(D, G) IoU and intersection area of detections and ground truth of one image, classes ignored."""
-    dt, gt = inputs.detections, inputs.ground_truth
+    def _pairwise(self, dt_rows: np.ndarray, gt_rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        dt, gt = self.inputs.detections, self.inputs.ground_truth
+        if self.iou_type == "bbox":
+            first, second = dt.geometry[dt_rows], gt.geometry[gt_rows]
+        else:
+            first, second = [dt.geometry[i] for i in dt_rows], [gt.geometry[i] for i in gt_rows]
+        iou = np.asarray(mask_utils.iou(first, second, [0] * len(gt_rows)), dtype=np.float64).reshape(
+            len(dt_rows), -1)
+        areas = self.dt_area[dt_rows][:, None] + self.gt_area[gt_rows][None, :]
+        return iou, iou * areas / (1 + iou)  # IoU = I / (A + B - I), so I = IoU (A + B) / (1 + IoU)
+
+
+def _measured_areas(side, iou_type: str) -> np.ndarray:
     if iou_type == "bbox":
-        first, second = dt.geometry[dt_rows], gt.geometry[gt_rows]
-    else:
-        first, second = [dt.geometry[i] for i in dt_rows], [gt.geometry[i] for i in gt_rows]
-    areas_d = _areas(inputs, iou_type, dt_rows, detections=True)
-    areas_g = _areas(inputs, iou_type, gt_rows, detections=False)
-    iou = np.asarray(mask_utils.iou(first, second, [0] * len(gt_rows)), dtype=np.float64).reshape(len(dt_rows), -1)
-    intersection = iou * (areas_d[:, None] + areas_g[None, :]) / (1 + iou)  # IoU = I / (A + B - I)
-    return iou, intersection
+        return side.geometry[:, 2] * side.geometry[:, 3]
+    return rle_areas(side.geometry)
 
 
 def _by_image(values: np.ndarray, num_images: int) -> list[np.ndarray]:
@@ -211,21 +223,13 @@ def _fragmentation_and_merging(inputs: EvaluationInputs, overlaps: _ImageOverlap
         if not len(dt_rows) or not len(gt_rows):
             continue
         same = dt.category_index[dt_rows][:, None] == gt.category_index[gt_rows][None, :]
-        dt_area = _areas(inputs, overlaps.iou_type, dt_rows, detections=True)
-        gt_area = _areas(inputs, overlaps.iou_type, gt_rows, detections=False)
+        dt_area, gt_area = overlaps.dt_area[dt_rows], overlaps.gt_area[gt_rows]
         inside_gt = same & (intersection >= 0.5 * dt_area[:, None]) & (iou < FOREGROUND_IOU)  # piece of a GT
         covers_gt = same & (intersection >= 0.5 * gt_area[None, :]) & (iou < FOREGROUND_IOU)  # GT inside a piece
         found = (same & (iou >= FOREGROUND_IOU)).any(axis=0)
         fragmented += int(((inside_gt.sum(axis=0) >= 2) & ~found).sum())
         merged += int(((covers_gt & ~found[None, :]).sum(axis=1) >= 2).sum())
     return fragmented, merged
-
-
-def _areas(inputs: EvaluationInputs, iou_type: str, rows: np.ndarray, detections: bool) -> np.ndarray:
-    side = inputs.detections if detections else inputs.ground_truth
-    if iou_type == "bbox":
-        return side.geometry[rows][:, 2] * side.geometry[rows][:, 3]
-    return np.asarray(mask_utils.area([side.geometry[i] for i in rows]), dtype=np.float64)
 
 
 def _confusion(inputs: EvaluationInputs, overlaps: _ImageOverlaps, score_threshold: float) -> np.ndarray:

@@ -67,6 +67,17 @@ def uncompressed_to_rle(rle: dict) -> dict:
     return mask_utils.frPyObjects({"size": [height, width], "counts": counts}, height, width)
 
 
+# pycocotools' ``area`` sizes a uint8 array by the list length under NumPy 2, so a list of 256 or more RLEs
+# overflows; this runs it in batches of 255.
+_BATCH = 255
+
+
+def rle_areas(rles: Sequence[dict]) -> np.ndarray:
+    """(N,) float64 pixel counts of compressed RLEs."""
+    batches = [mask_utils.area(list(rles[start:start + _BATCH])) for start in range(0, len(rles), _BATCH)]
+    return np.concatenate(batches).astype(np.float64) if batches else np.zeros(0)
+
+
 def bitmap_to_rle(bitmap: np.ndarray) -> dict:
     return mask_utils.encode(np.asfortranarray(bitmap.astype(np.uint8)))
 

@@ -90,13 +90,13 @@ def _evaluation_report(ground_truth_path: Path, predictions_path: Path, out: Pat
     import json
 
     from instaseg.evaluation.coco import evaluate_coco
-    from instaseg.evaluation.errors import analyse_errors
+    from instaseg.evaluation.errors import analyse_evaluation
     from instaseg.evaluation.report import write_report
 
     ground_truth = json.loads(ground_truth_path.read_text())
     predictions = json.loads(predictions_path.read_text())
     evaluations = {kind: evaluate_coco(ground_truth, predictions, kind) for kind in ("segm", "bbox")}
-    errors = analyse_errors(ground_truth, predictions, "segm")
+    errors = analyse_evaluation(evaluations["segm"])
     write_report(evaluations, out, "Validation of the demo model", errors)
     name = out.name
     lost = ", ".join(f"{kind} {100 * value:.1f}" for kind, value in

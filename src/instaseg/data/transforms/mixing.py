@@ -13,6 +13,7 @@ from typing import NamedTuple
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torchvision.transforms.v2.functional import gaussian_blur
 
 PAD_VALUE = 114  # the grey that empty canvas shows (as YOLO's mosaic), neither black nor white
 
@@ -120,11 +121,7 @@ def _blend(background: torch.Tensor, foreground: torch.Tensor, region: torch.Ten
     alpha = region.float()[None]  # (1, H, W)
     if blend == "gaussian":
         radius = max(1, int(round(3 * sigma)))
-        x = torch.arange(-radius, radius + 1, dtype=torch.float32)
-        kernel = torch.exp(-x ** 2 / (2 * sigma ** 2))
-        kernel = kernel / kernel.sum()
-        padded = F.pad(alpha[None], (radius, radius, radius, radius), mode="replicate")
-        alpha = F.conv2d(F.conv2d(padded, kernel.view(1, 1, 1, -1)), kernel.view(1, 1, -1, 1))[0]
+        alpha = gaussian_blur(alpha, kernel_size=[2 * radius + 1] * 2, sigma=[sigma, sigma])
     mixed = alpha * foreground.float() + (1 - alpha) * background.float()
     return mixed.round().clamp(0, 255).to(torch.uint8)
 

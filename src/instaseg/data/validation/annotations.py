@@ -13,6 +13,7 @@ from pycocotools import mask as mask_utils
 
 from instaseg.data.validation.boxes import (area_issue, areas_disagree, bbox_issue, bbox_outside_issue,
                                             boxes_disagree, far_from_mask)
+from instaseg.structures.masks import rle_areas
 from instaseg.structures.rle_strings import compressed_rle_totals
 from instaseg.data.validation.problems import ProblemLog, RecordLog, describe_value
 from instaseg.data.validation.segmentation import SegmentationCheck, check_segmentation
@@ -143,18 +144,12 @@ def _check_compressed_rles(compressed: list[tuple[RecordLog, SegmentationCheck]]
             check.rle = {"size": [height, width], "counts": check.pending_counts}
 
 
-def _rle_areas(rles: list[dict]) -> np.ndarray:
-    """(N,) pixel counts. In batches of 255: pycocotools' ``area`` sizes a uint8 array by the batch length."""
-    batches = [mask_utils.area(rles[start:start + 255]) for start in range(0, len(rles), 255)]
-    return np.concatenate(batches).astype(np.float64)
-
-
 def _check_measurements(items: list[_Measurable]) -> None:
     """Empty masks are errors; boxes and areas far from the mask's own are warnings."""
     if not items:
         return
     rles = [item.segmentation.rle for item in items]
-    areas = _rle_areas(rles)  # (N,)
+    areas = rle_areas(rles)  # (N,)
     boxes = mask_utils.toBbox(rles).reshape(-1, 4)  # (N, 4) xywh
     nowhere = ([np.nan] * 4, np.nan)
     declared_boxes = np.array([item.box if item.box is not None else nowhere[0] for item in items])  # (N, 4)

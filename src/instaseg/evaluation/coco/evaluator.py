@@ -34,6 +34,8 @@ class COCOEvaluation:
     matched_ious: np.ndarray  # IoU of each true positive at IoU 0.5 (all areas, largest limit)
     matched_pairs: np.ndarray  # (P, 2) detection and ground-truth rows of those true positives
     boundary_f1: float | None = None  # mean boundary F1 of those pairs (boundary evaluations only)
+    inputs: EvaluationInputs | None = None  # the prepared ground truth and detections (for error analysis)
+    detections: MatchedDetections | None = None  # the kept detections and their matches
 
     @property
     def precision(self) -> np.ndarray:
@@ -64,7 +66,8 @@ def evaluate_coco(ground_truth: dict[str, Any], results: Sequence[dict[str, Any]
                           category_ids=[int(c) for c in inputs.category_ids], category_names=inputs.category_names,
                           category_ap=per_category_ap(tables), params=params, matched_ious=matched_ious,
                           matched_pairs=pairs,
-                          boundary_f1=_mean_boundary_f1(inputs, pairs) if iou_type == "boundary" else None)
+                          boundary_f1=_mean_boundary_f1(inputs, pairs) if iou_type == "boundary" else None,
+                          inputs=inputs, detections=detections)
 
 
 def match_detections(inputs: EvaluationInputs, iou_type: str, params: EvalParams

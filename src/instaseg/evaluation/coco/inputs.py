@@ -17,6 +17,7 @@ import numpy as np
 from pycocotools import mask as mask_utils
 
 from instaseg.errors import InstasegError
+from instaseg.structures.masks import rle_areas
 
 IOU_TYPES = ("segm", "bbox", "boundary")  # boundary: min(mask IoU, Boundary IoU), see evaluation.boundary
 
@@ -165,7 +166,7 @@ def _detections(results: Sequence[dict], images: dict[int, dict], evaluated: np.
         geometry, area = boxes, boxes[:, 2] * boxes[:, 3]
     else:
         masks = _result_rles(results, keep, image_ids, images, source)
-        area = boxes[:, 2] * boxes[:, 3] if boxes_given else np.asarray(mask_utils.area(masks), dtype=np.float64)
+        area = boxes[:, 2] * boxes[:, 3] if boxes_given else rle_areas(masks)
         # Results without boxes get their masks' boxes, as loadRes derives them.
         geometry = (masks if iou_type != "bbox"
                     else np.asarray(mask_utils.toBbox(masks), dtype=np.float64).reshape(-1, 4))
