@@ -62,6 +62,18 @@ def test_a_detection_outside_the_area_range_is_ignored_only_when_unmatched():
     assert ours.stats["APs"] == -1.0 and ours.stats["AP"] < 1.0
 
 
+def test_each_area_range_prefers_its_own_ground_truth():
+    # One detection overlaps a small instance (IoU 900/1020) and a medium one (IoU 1020/1200). Over all areas
+    # and in the small range it takes the small one; in the medium range the small one is ignored, so it
+    # takes the medium one instead, and both ranges score a true positive up to IoU 0.85.
+    small, medium = _rect(60, 60, 0, 30, 0, 30), _rect(60, 60, 0, 30, 0, 40)  # areas 900 and 1200
+    ground_truth = _dataset([{"rect": small}, {"rect": medium}], images=((1, 60, 60),))
+    results = [_result(_rect(60, 60, 0, 30, 0, 34), 0.9)]
+    ours = _same_as_pycocotools(ground_truth, results)
+    assert ours.stats["APs"] == pytest.approx(0.8) and ours.stats["APm"] == pytest.approx(0.8)
+    assert ours.stats["AP"] == pytest.approx(0.8 * 51 / 101)  # over all areas: one of two, recall 0.5
+
+
 def test_detections_beyond_the_limit_per_image_and_category_are_dropped():
     ground_truth = _dataset([{"rect": _rect(10, 20, 0, 10, 0, 10)}])
     results = [_result(_rect(10, 20, 0, 2, 15, 17), 0.9), _result(_rect(10, 20, 0, 10, 0, 10), 0.5)]

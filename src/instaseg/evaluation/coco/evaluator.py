@@ -15,7 +15,8 @@ from pycocotools import mask as mask_utils
 
 from instaseg.evaluation.coco.accumulate import MatchedDetections, Tables, accumulate, per_category_ap, summarize
 from instaseg.evaluation.coco.inputs import Annotations, EvaluationInputs, prepare_inputs
-from instaseg.evaluation.coco.matching import match_groups
+from instaseg.evaluation.coco.group_ious import group_ious
+from instaseg.evaluation.coco.matching import Groups, match_groups
 from instaseg.evaluation.coco.params import EvalParams
 
 
@@ -71,14 +72,15 @@ def evaluate_coco(ground_truth: dict[str, Any], results: Sequence[dict[str, Any]
 
 
 def match_detections(inputs: EvaluationInputs, iou_type: str, params: EvalParams
-           ) -> tuple[MatchedDetections, np.ndarray, np.ndarray]:
+                     ) -> tuple[MatchedDetections, np.ndarray, np.ndarray]:
     """Sort, limit and match the detections of every (image, category) group; also the true positives at
     IoU 0.5 (all areas) as their IoUs and (detection row, ground-truth row) pairs."""
     gt, dt = inputs.ground_truth, inputs.detections
     num_categories = len(inputs.category_ids)
     # Detections: by group, best score first, ties in input order (pycocotools' stable sort); keep the limit.
     dt_key = dt.image_index * num_categories + dt.category_index
-    dt_order = np.lexsort((-dt.score, dt_key))
+    dt_order = np.argsort(-dt.score, kind="stable")
+    dt_order = dt_order[np.argsort(dt_key[dt_order], kind="stable")]
     dt_sorted_key = dt_key[dt_order]
     group_start = np.searchsorted(dt_sorted_key, dt_sorted_key, side="left")
     rank = np.arange(len(dt_order)) - group_start
@@ -92,44 +94,49 @@ def match_detections(inputs: EvaluationInputs, iou_type: str, params: EvalParams
     both = np.intersect1d(dt_sorted_key, gt_sorted_key)
     dt_bounds = np.searchsorted(dt_sorted_key, np.stack([both, both + 1]))
     gt_bounds = np.searchsorted(gt_sorted_key, np.stack([both, both + 1]))
+    groups = Groups(dt_start=dt_bounds[0], dt_count=dt_bounds[1] - dt_bounds[0], gt_start=gt_bounds[0],
+                    gt_count=gt_bounds[1] - gt_bounds[0])
     ranges = np.array(params.area_ranges, dtype=np.float64)  # (A, 2)
-    gt_ignore_all = (gt.ignore[None, :] | (gt.area[None, :] < ranges[:, :1]) | (gt.area[None, :] > ranges[:, 1:]))
-    bands = BoundaryBands(dt, gt) if iou_type == "boundary" else None
-    ious, gt_ignore, gt_crowd, group_gt_rows = [], [], [], []
-    for dt_start, dt_end, gt_start, gt_end in zip(dt_bounds[0], dt_bounds[1], gt_bounds[0], gt_bounds[1]):
-        dt_rows, gt_rows = dt_order[dt_start:dt_end], gt_order[gt_start:gt_end]
-        group_gt_rows.append(gt_rows)
-        ious.append(_ious(dt, gt, dt_rows, gt_rows, iou_type, bands))
-        gt_ignore.append(gt_ignore_all[:, gt_rows])
-        gt_crowd.append(gt.crowd[gt_rows])
-
-    num_areas, num_thresholds = len(ranges), len(params.iou_thresholds)
-    matched = np.zeros((len(dt_order), num_areas, num_thresholds), dtype=bool)
-    ignored = np.zeros_like(matched)
-    matched_ious, pairs = np.zeros(0), np.zeros((0, 2), dtype=np.int64)
-    if ious:
-        groups = match_groups(ious, gt_ignore, gt_crowd, params.iou_thresholds)
-        positions = np.concatenate([np.arange(s, e) for s, e in zip(dt_bounds[0], dt_bounds[1])])
-        matched[positions], ignored[positions] = groups.matched, groups.ignored
-        # The IoU of each true positive at the loosest threshold, all areas (for the IoU histogram).
-        true_positive = groups.matched[:, 0, 0] & ~groups.ignored[:, 0, 0]
-        matched_ious = groups.iou[true_positive]
-        gt_row_of = np.concatenate([rows[groups.column[s:e].clip(min=0)] for rows, s, e in zip(
-            group_gt_rows, *_starts_and_ends([len(m) for m in ious]))])
-        pairs = np.stack([dt_order[positions][true_positive], gt_row_of[true_positive]], axis=1)
+    gt_area, gt_crowd = gt.area[gt_order], gt.crowd[gt_order]
+    gt_ignore = gt.ignore[gt_order][None, :] | (gt_area[None, :] < ranges[:, :1]) | (gt_area[None, :] > ranges[:, 1:])
+    ious = _group_ious(groups, dt, gt, dt_order, gt_order, iou_type)
+    matches = match_groups(groups, ious, gt_ignore, gt_crowd, params.iou_thresholds, len(dt_order))
+    matched = matches.gt_position >= 0  # (N, A, T)
+    area_index = np.arange(len(ranges))[None, :, None]
+    with_none = np.concatenate([gt_ignore, np.zeros((len(ranges), 1), dtype=bool)], axis=1)  # -1: no match
+    ignored = with_none[area_index, matches.gt_position]
     # Unmatched detections outside an area range do not count in it.
     area = dt.area[dt_order]
     outside = (area[:, None] < ranges[None, :, 0]) | (area[:, None] > ranges[None, :, 1])  # (N, A)
     ignored |= ~matched & outside[:, :, None]
+    # The true positives at the loosest threshold, all areas: their IoUs (for the histogram) and rows.
+    true_positive = matched[:, 0, 0] & ~ignored[:, 0, 0]
+    pairs = np.stack([dt_order[true_positive], gt_order[matches.gt_position[true_positive, 0, 0]]], axis=1)
     kept = MatchedDetections(row=dt_order, category_index=dt.category_index[dt_order],
                              image_index=dt.image_index[dt_order], rank=rank, score=dt.score[dt_order],
                              matched=matched, ignored=ignored)
-    return kept, matched_ious, pairs
+    return kept, matches.iou[true_positive], pairs
 
 
-def _starts_and_ends(sizes: list[int]) -> tuple[np.ndarray, np.ndarray]:
-    ends = np.cumsum(sizes)
-    return ends - np.asarray(sizes), ends
+def _group_ious(groups: Groups, dt: Annotations, gt: Annotations, dt_order: np.ndarray, gt_order: np.ndarray,
+                iou_type: str) -> np.ndarray:
+    """Flat IoU buffer of the groups; for crowd ground truth, intersection over the detection's area."""
+    gt_crowd = gt.crowd[gt_order]
+    if iou_type == "bbox":
+        return group_ious(groups, dt.geometry[dt_order], gt.geometry[gt_order], gt_crowd)
+    dt_masks, gt_masks = [dt.geometry[i] for i in dt_order.tolist()], [gt.geometry[i] for i in gt_order.tolist()]
+    masks = group_ious(groups, dt_masks, gt_masks, gt_crowd)
+    if iou_type == "segm":
+        return masks
+    # Boundary: the smaller of mask IoU and boundary-band IoU, except against crowd regions (mask IoU). Only
+    # grouped detections are ever compared, so only they get a band.
+    from instaseg.evaluation.boundary import boundary_rle
+
+    dt_bands: list = [None] * len(dt_masks)
+    for position in groups.detection_positions()[0].tolist():
+        dt_bands[position] = boundary_rle(dt_masks[position])
+    bands = group_ious(groups, dt_bands, [boundary_rle(m) for m in gt_masks], gt_crowd)
+    return np.where(gt_crowd[groups.entry_ground_truth()], masks, np.minimum(masks, bands))
 
 
 def _mean_boundary_f1(inputs: EvaluationInputs, pairs: np.ndarray) -> float | None:
@@ -145,42 +152,6 @@ def _mean_boundary_f1(inputs: EvaluationInputs, pairs: np.ndarray) -> float | No
         tolerance = dilation_pixels(height, width)
         scores.append(boundary_f1(mask_utils.decode(predicted), mask_utils.decode(true), tolerance))
     return float(np.mean(scores))
-
-
-class BoundaryBands:
-    """Boundary bands of detections and ground truth as RLE, computed on first use: only the detections that
-    are compared with ground truth (within the limit, in a group with ground truth) ever need one."""
-
-    def __init__(self, dt: Annotations, gt: Annotations) -> None:
-        self.sides = {"dt": dt, "gt": gt}
-        self.cache: dict[tuple[str, int], dict] = {}
-
-    def get(self, side: str, rows: np.ndarray) -> list[dict]:
-        from instaseg.evaluation.boundary import boundary_rle
-
-        missing = [int(r) for r in rows if (side, int(r)) not in self.cache]
-        for row in missing:
-            self.cache[side, row] = boundary_rle(self.sides[side].geometry[row])
-        return [self.cache[side, int(r)] for r in rows]
-
-
-def _ious(dt: Annotations, gt: Annotations, dt_rows: np.ndarray, gt_rows: np.ndarray, iou_type: str,
-          bands: BoundaryBands | None = None) -> np.ndarray:
-    """(D, G) IoU; for crowd ground truth, intersection over the detection's area (COCO's rule)."""
-    crowd = [int(c) for c in gt.crowd[gt_rows]]
-    shape = (len(dt_rows), len(gt_rows))
-    if iou_type == "bbox":
-        values = mask_utils.iou(dt.geometry[dt_rows], gt.geometry[gt_rows], crowd)
-        return np.asarray(values, dtype=np.float64).reshape(shape)
-    if iou_type == "segm":
-        values = mask_utils.iou([dt.geometry[i] for i in dt_rows], [gt.geometry[i] for i in gt_rows], crowd)
-        return np.asarray(values, dtype=np.float64).reshape(shape)
-    # Boundary: the smaller of mask IoU and boundary-band IoU, except against crowd regions (mask IoU).
-    masks = mask_utils.iou([dt.geometry[i] for i in dt_rows], [gt.geometry[i] for i in gt_rows], crowd)
-    band_ious = mask_utils.iou(bands.get("dt", dt_rows), bands.get("gt", gt_rows), crowd)
-    masks = np.asarray(masks, dtype=np.float64).reshape(shape)
-    band_ious = np.asarray(band_ious, dtype=np.float64).reshape(shape)
-    return np.where(gt.crowd[gt_rows][None, :], masks, np.minimum(masks, band_ious))
 
 
 def counted_ground_truth(gt: Annotations, num_categories: int, params: EvalParams) -> np.ndarray:

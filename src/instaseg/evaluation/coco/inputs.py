@@ -11,6 +11,8 @@ unknown categories and fails with an assertion on unknown images).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import chain, repeat
+from operator import itemgetter
 from typing import Any, Sequence
 
 import numpy as np
@@ -143,15 +145,10 @@ def _detections(results: Sequence[dict], images: dict[int, dict], evaluated: np.
     boxes_given = bool(results) and _has_box(results[0])  # loadRes decides from the first result
     geometry_field = "bbox" if iou_type == "bbox" and boxes_given else "segmentation"
     fields = ("image_id", "category_id", "score", geometry_field)
-    for index, result in enumerate(results):
-        if not isinstance(result, dict):
-            raise EvaluationInputError(f"{source}: record {index} is {type(result).__name__}, not an object")
-        missing = [f for f in fields if f not in result]
-        if missing:
-            raise EvaluationInputError(f"{_where(source, index, missing[0])} is missing")
-    image_ids = _numbers(results, "image_id", source, integer=True)
-    category_ids_of = _numbers(results, "category_id", source, integer=True)
-    scores = _numbers(results, "score", source)
+    columns = _columns(results, fields, source)
+    image_ids = _numbers(columns[0], "image_id", source, integer=True)
+    category_ids_of = _numbers(columns[1], "category_id", source, integer=True)
+    scores = _numbers(columns[2], "score", source)
     for index in np.flatnonzero(~np.isin(image_ids, np.array(sorted(images), dtype=np.int64))):
         raise EvaluationInputError(f"{_where(source, int(index), 'image_id')}: image {int(image_ids[index])} is not "
                                    "in the ground truth")
@@ -161,11 +158,16 @@ def _detections(results: Sequence[dict], images: dict[int, dict], evaluated: np.
     image_index, in_evaluated = _index_of(image_ids, evaluated)
     category_index, _ = _index_of(category_ids_of, category_ids)
     keep = np.flatnonzero(in_evaluated)
-    boxes = _boxes(results, keep, source) if boxes_given else None
+    every = len(keep) == len(results)
+    boxes = None
+    if boxes_given:
+        given = columns[3] if geometry_field == "bbox" else list(map(dict.get, results, repeat("bbox")))
+        boxes = _boxes(given if every else [given[i] for i in keep], keep, source)
     if iou_type == "bbox" and boxes_given:
         geometry, area = boxes, boxes[:, 2] * boxes[:, 3]
     else:
-        masks = _result_rles(results, keep, image_ids, images, source)
+        masks = columns[3] if every else [columns[3][i] for i in keep]
+        masks = _result_rles(masks, results, keep, image_ids, images, source)
         area = boxes[:, 2] * boxes[:, 3] if boxes_given else rle_areas(masks)
         # Results without boxes get their masks' boxes, as loadRes derives them.
         geometry = (masks if iou_type != "bbox"
@@ -175,13 +177,27 @@ def _detections(results: Sequence[dict], images: dict[int, dict], evaluated: np.
                        ignore=np.zeros(len(keep), dtype=bool), score=scores[keep], geometry=geometry)
 
 
+def _columns(results: Sequence[dict], fields: tuple[str, ...], source: str) -> list[list]:
+    """The ``fields`` of every result as one list per field; the first record lacking one is named."""
+    try:  # one pass per field: no per-record tuples for the garbage collector to chase
+        return [list(map(itemgetter(field), results)) for field in fields]
+    except (KeyError, TypeError):
+        pass
+    for index, result in enumerate(results):
+        if not isinstance(result, dict):
+            raise EvaluationInputError(f"{source}: record {index} is {type(result).__name__}, not an object")
+        missing = [f for f in fields if f not in result]
+        if missing:
+            raise EvaluationInputError(f"{_where(source, index, missing[0])} is missing")
+    raise AssertionError("unreachable: every record has every field")
+
+
 def _has_box(result: dict) -> bool:
     box = result.get("bbox")
     return box is not None and len(box) > 0
 
 
-def _numbers(results: Sequence[dict], field: str, source: str, integer: bool = False) -> np.ndarray:
-    values = [r[field] for r in results]
+def _numbers(values: Sequence, field: str, source: str, integer: bool = False) -> np.ndarray:
     try:
         array = np.array(values)
         array = array.astype(np.float64).reshape(-1) if array.dtype.kind in "iuf" else None  # no strings, bools
@@ -202,36 +218,39 @@ def _is_number(value: Any, integer: bool) -> bool:
     return np.isfinite(value) and (not integer or float(value).is_integer())
 
 
-def _boxes(results: Sequence[dict], keep: np.ndarray, source: str) -> np.ndarray:
-    boxes = [results[i].get("bbox") for i in keep]
-    try:
-        array = np.array(boxes, dtype=np.float64)
+def _boxes(boxes: Sequence, keep: np.ndarray, source: str) -> np.ndarray:
+    """(N, 4) xywh boxes of the kept results; the first malformed one is named."""
+    try:  # fast path: every box is four plain numbers
+        array = np.fromiter(chain.from_iterable(boxes), dtype=np.float64, count=4 * len(boxes)).reshape(-1, 4)
+        if set(map(len, boxes)) == {4} and np.isfinite(array).all():
+            return array
     except (TypeError, ValueError):
-        array = None
-    if array is None or array.shape != (len(keep), 4) or not np.isfinite(array).all():
-        for index, box in zip(keep, boxes):
-            if not (isinstance(box, (list, tuple)) and len(box) == 4 and all(_is_number(v, False) for v in box)):
-                raise EvaluationInputError(f"{_where(source, int(index), 'bbox')} must be [x, y, width, height], "
-                                           f"got {box!r}")
-    return array.reshape(-1, 4)
+        pass
+    for index, box in zip(keep, boxes):
+        if not (isinstance(box, (list, tuple)) and len(box) == 4 and all(_is_number(v, False) for v in box)):
+            raise EvaluationInputError(f"{_where(source, int(index), 'bbox')} must be [x, y, width, height], "
+                                       f"got {box!r}")
+    raise AssertionError("unreachable: some box was malformed")
 
 
-def _result_rles(results: Sequence[dict], keep: np.ndarray, image_ids: np.ndarray, images: dict[int, dict],
-                 source: str) -> list[dict]:
-    """The kept results' masks as compressed RLE. Fast path: every mask already is one, and the sizes are
-    checked against the images all at once; otherwise record by record (with conversions and errors)."""
-    masks = [results[i]["segmentation"] for i in keep]
-    compressed = all(type(m) is dict and type(m.get("counts")) in (str, bytes) for m in masks)
-    if compressed and masks:
+def _result_rles(masks: list, results: Sequence[dict], keep: np.ndarray, image_ids: np.ndarray,
+                 images: dict[int, dict], source: str) -> list[dict]:
+    """The kept results' masks (``masks``) as compressed RLE. Fast path: every mask already is one, and the
+    sizes are checked against the images all at once; otherwise record by record (with conversions and
+    errors)."""
+    if masks:
         try:
-            sizes = np.array([m["size"] for m in masks], dtype=np.int64).reshape(len(masks), 2)
+            counts_types = set(map(type, map(itemgetter("counts"), masks)))
+            sizes = np.fromiter(chain.from_iterable(map(itemgetter("size"), masks)), dtype=np.int64,
+                                count=2 * len(masks)).reshape(-1, 2)
         except (KeyError, TypeError, ValueError):
-            sizes = None
-        known = np.array(sorted(images), dtype=np.int64)
-        image_sizes = np.array([[images[i]["height"], images[i]["width"]] for i in known.tolist()], dtype=np.int64)
-        expected = image_sizes[np.searchsorted(known, image_ids[keep])]
-        if sizes is not None and np.array_equal(sizes, expected):
-            return masks
+            counts_types, sizes = set(), None
+        if sizes is not None and counts_types <= {str, bytes} and set(map(type, masks)) == {dict}:
+            known = np.array(sorted(images), dtype=np.int64)
+            image_sizes = np.array([[images[i]["height"], images[i]["width"]] for i in known.tolist()],
+                                   dtype=np.int64)
+            if np.array_equal(sizes, image_sizes[np.searchsorted(known, image_ids[keep])]):
+                return masks
     return [_result_rle(results[i], images[int(image_ids[i])], source, int(i)) for i in keep]
 
 

@@ -1,14 +1,19 @@
 """COCO's greedy matching of detections to ground truth, run for all (image, category) groups at once.
 
-pycocotools matches one detection at a time in Python (loops over IoU thresholds, detections and ground
-truth). The greedy order within a group cannot be parallelised, but groups are independent: here step ``d``
-matches the d-th best detection of every group, for every area range and IoU threshold, with array
-operations. The rule is pycocotools', restated without its loop:
+pycocotools matches one detection at a time in Python (loops over area ranges, IoU thresholds, detections
+and ground truth). The greedy order within a group cannot be parallelised, but groups are independent: here
+step ``d`` matches the d-th best detection of every group, for every IoU threshold, with array operations.
+The rule is pycocotools', restated without its loop:
 - a detection may take a ground truth whose IoU is at least the threshold and that is still free (crowd
   regions are always free);
 - it prefers ground truth that is not ignored (crowd, or area outside the range); among the preferred set
   it takes the highest IoU, ties going to the later annotation;
 - it inherits the ignore flag of what it matched; unmatched detections outside the area range are ignored.
+
+Area ranges only change which ground truth is preferred, and only when a group mixes ignored and counted
+ground truth; so each group is matched once per distinct preference (a "lane", usually one per group), not
+once per area range. Groups with a single ground truth need no steps at all: the first detection that
+reaches a threshold takes it (every one does, if it is a crowd region).
 """
 
 from __future__ import annotations
@@ -19,90 +24,187 @@ import numpy as np
 
 
 @dataclass
+class Groups:
+    """The (image, category) groups that have both detections and ground truth. Detections and ground truth
+    are positions in their group-sorted arrays (a group's are contiguous, detections best score first).
+    Their IoUs are one flat buffer holding each group's (G, D) block, ground-truth-major: the layout
+    pycocotools' ``rleIou`` and ``bbIou`` write."""
+
+    dt_start: np.ndarray  # (NG,)
+    dt_count: np.ndarray  # (NG,) > 0
+    gt_start: np.ndarray  # (NG,)
+    gt_count: np.ndarray  # (NG,) > 0
+
+    def __len__(self) -> int:
+        return len(self.dt_start)
+
+    @property
+    def iou_offset(self) -> np.ndarray:
+        """(NG,) where each group's block starts in the flat IoU buffer."""
+        sizes = self.dt_count * self.gt_count
+        return np.cumsum(sizes) - sizes
+
+    @property
+    def iou_size(self) -> int:
+        return int((self.dt_count * self.gt_count).sum())
+
+    def detection_positions(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every grouped detection's position, its group and its index within the group (all (N,))."""
+        group = np.repeat(np.arange(len(self)), self.dt_count)
+        local = np.arange(len(group)) - np.repeat(np.cumsum(self.dt_count) - self.dt_count, self.dt_count)
+        return self.dt_start[group] + local, group, local
+
+    def entry_ground_truth(self) -> np.ndarray:
+        """The ground-truth position of every entry of the flat IoU buffer."""
+        row_start = np.cumsum(self.gt_count) - self.gt_count
+        rows = np.arange(int(self.gt_count.sum()))
+        row_gt = np.repeat(self.gt_start - row_start, self.gt_count) + rows  # (sum G,) one per block row
+        return np.repeat(row_gt, np.repeat(self.dt_count, self.gt_count))
+
+
+@dataclass
 class GroupMatches:
-    """Per detection: matched and ignored flags (D, A, T); at the loosest threshold over all areas, the IoU
-    with what it matched (0 if nothing) and that ground truth's column in its group's IoU matrix (-1), (D,)."""
+    """Per detection position (all positions, grouped or not): the ground-truth position it matched in each
+    area range and at each IoU threshold, (N, A, T), -1 for none; and at area 0, threshold 0 the IoU of that
+    match (0 if none), (N,)."""
 
-    matched: np.ndarray
-    ignored: np.ndarray
+    gt_position: np.ndarray
     iou: np.ndarray
-    column: np.ndarray
 
 
-def match_groups(ious: list[np.ndarray], gt_ignore: list[np.ndarray], gt_crowd: list[np.ndarray],
-                 iou_thresholds: np.ndarray) -> GroupMatches:
-    """Match every group's detections (rows of its IoU matrix, best score first) to its ground truth.
+def match_groups(groups: Groups, ious: np.ndarray, gt_ignore: np.ndarray, gt_crowd: np.ndarray,
+                 iou_thresholds: np.ndarray, num_detections: int) -> GroupMatches:
+    """Match every group's detections, best score first, to its ground truth.
 
     Args:
-        ious: per group, (D_g, G_g) IoU of detections with ground truth, D_g and G_g > 0.
-        gt_ignore: per group, (A, G_g) whether each ground truth is ignored in each area range.
-        gt_crowd: per group, (G_g,) crowd flags.
-        iou_thresholds: (T,).
-    Returns:
-        Flags for the groups' detections concatenated in group order, (sum D_g, A, T) each.
+        ious: the flat IoU buffer described by ``groups``.
+        gt_ignore: (A, M) whether each ground-truth position is ignored in each area range.
+        gt_crowd: (M,) crowd flags of the ground-truth positions.
+        num_detections: how many detection positions there are (grouped or not).
     """
-    num_areas, num_thresholds = gt_ignore[0].shape[0] if gt_ignore else 0, len(iou_thresholds)
-    sizes = np.array([m.shape[0] for m in ious], dtype=np.int64)
-    offsets = np.concatenate([[0], np.cumsum(sizes)])
-    matched = np.zeros((int(offsets[-1]), num_areas, num_thresholds), dtype=bool)
-    ignored = np.zeros_like(matched)
-    matched_iou = np.zeros(len(matched))
-    matched_column = np.full(len(matched), -1, dtype=np.int64)
-    # Buckets of similar ground-truth and detection counts keep the padding small when a few groups are large.
-    widths = np.array([m.shape[1] for m in ious], dtype=np.int64)
-    bucket_of = (np.ceil(np.log2(np.maximum(widths, 1))) * 64 + np.ceil(np.log2(np.maximum(sizes, 1)))).astype(np.int64)
-    for bucket in np.unique(bucket_of):
-        members = np.flatnonzero(bucket_of == bucket)
-        members = members[np.argsort(-sizes[members], kind="stable")]  # most detections first
-        bucket_matched, bucket_ignored, bucket_iou, bucket_column = _match_padded(
-            [ious[g] for g in members], [gt_ignore[g] for g in members], [gt_crowd[g] for g in members],
-            iou_thresholds)
-        for row, group in enumerate(members):
-            start, count = offsets[group], sizes[group]
-            matched[start:start + count] = bucket_matched[row, :count]
-            ignored[start:start + count] = bucket_ignored[row, :count]
-            matched_iou[start:start + count] = bucket_iou[row, :count]
-            matched_column[start:start + count] = bucket_column[row, :count]
-    return GroupMatches(matched=matched, ignored=ignored, iou=matched_iou, column=matched_column)
-
-
-def _match_padded(ious: list[np.ndarray], gt_ignore: list[np.ndarray], gt_crowd: list[np.ndarray],
-                  iou_thresholds: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Groups sorted by detection count, padded to (N, D, G); returns (N, D, A, T) matched and ignored, and
-    (N, D) IoU and column of the match at area 0, threshold 0."""
-    count, num_areas = len(ious), gt_ignore[0].shape[0]
-    depth = max(m.shape[0] for m in ious)
-    width = max(m.shape[1] for m in ious)
-    iou = np.full((count, depth, width), -1.0)  # padding never reaches a threshold
-    ignore = np.ones((count, num_areas, width), dtype=bool)
-    crowd = np.zeros((count, width), dtype=bool)
-    for row, (group_iou, group_ignore, group_crowd) in enumerate(zip(ious, gt_ignore, gt_crowd)):
-        iou[row, :group_iou.shape[0], :group_iou.shape[1]] = group_iou
-        ignore[row, :, :group_ignore.shape[1]] = group_ignore
-        crowd[row, :len(group_crowd)] = group_crowd
-    active = np.searchsorted(-np.array([m.shape[0] for m in ious]), -np.arange(depth), side="left")
+    num_areas, num_thresholds = gt_ignore.shape[0], len(iou_thresholds)
     thresholds = np.minimum(iou_thresholds, 1 - 1e-10)  # as pycocotools: an IoU of 1 still matches at 1.0
-    taken = np.zeros((count, num_areas, len(thresholds), width), dtype=bool)  # ground truth already matched
-    matched = np.zeros((count, depth, num_areas, len(thresholds)), dtype=bool)
-    ignored = np.zeros_like(matched)
-    matched_iou = np.zeros((count, depth))
-    matched_column = np.full((count, depth), -1, dtype=np.int64)
+    gt_position = np.full((num_detections, num_areas, num_thresholds), -1, dtype=np.int64)
+    matched_iou = np.zeros(num_detections)
+    if not len(groups):
+        return GroupMatches(gt_position=gt_position, iou=matched_iou)
+    lanes = _lanes(groups, gt_ignore)
+    # Column matched by each (lane, detection), at each threshold; lanes' detections laid end to end.
+    lane_dt_count = groups.dt_count[lanes.group]
+    lane_dt_offset = np.cumsum(lane_dt_count) - lane_dt_count
+    columns = np.full((int(lane_dt_count.sum()), num_thresholds), -1, dtype=np.int64)
+    single = groups.gt_count[lanes.group] == 1
+    _match_single(groups, lanes.group[single], lane_dt_offset[single], ious, gt_crowd, thresholds, columns)
+    widths = groups.gt_count[lanes.group]
+    bucket_of = np.where(widths <= 4, widths, 2 ** np.ceil(np.log2(np.maximum(widths, 1))).astype(np.int64))
+    for width in np.unique(bucket_of[~single]):
+        members = np.flatnonzero(~single & (bucket_of == width))
+        _match_padded(groups, lanes, members, lane_dt_offset, ious, gt_crowd, thresholds, columns)
+
+    # Each detection reads, for each area, the lane that area's preference maps to.
+    position, group, local = groups.detection_positions()
+    for area in range(num_areas):
+        entry = lane_dt_offset[lanes.lane_of[group, area]] + local
+        column = columns[entry]  # (N, T)
+        gt_position[position, area] = np.where(column >= 0, groups.gt_start[group][:, None] + column, -1)
+    first = columns[lane_dt_offset[lanes.lane_of[group, 0]] + local, 0]
+    flat = groups.iou_offset[group] + np.maximum(first, 0) * groups.dt_count[group] + local
+    matched_iou[position] = np.where(first >= 0, ious[flat], 0.0)
+    return GroupMatches(gt_position=gt_position, iou=matched_iou)
+
+
+@dataclass
+class _Lanes:
+    group: np.ndarray  # (L,) the group each lane matches
+    prefer: np.ndarray  # (total ground truth of the lanes,) ignore flags that steer the preference, lane by lane
+    prefer_offset: np.ndarray  # (L,) where each lane's flags start in ``prefer``
+    lane_of: np.ndarray  # (NG, A) the lane each group uses for each area range
+
+
+def _lanes(groups: Groups, gt_ignore: np.ndarray) -> _Lanes:
+    """One lane per group and distinct effective preference. A preference only matters when the group mixes
+    ignored and counted ground truth; otherwise it is the same as having none."""
+    num_areas = gt_ignore.shape[0]
+    gt_group = np.repeat(np.arange(len(groups)), groups.gt_count)
+    gt_offset = np.cumsum(groups.gt_count) - groups.gt_count
+    gt_positions = groups.gt_start[gt_group] + np.arange(len(gt_group)) - gt_offset[gt_group]
+    ignore = gt_ignore[:, gt_positions]  # (A, total)
+    ignored_count = np.add.reduceat(ignore.astype(np.int64), gt_offset, axis=1)  # (A, NG)
+    mixed = (ignored_count > 0) & (ignored_count < groups.gt_count)
+    effective = ignore & mixed[:, gt_group]  # (A, total)
+    lane_of_area = np.tile(np.arange(num_areas), (len(groups), 1))  # (NG, A), as area indices for now
+    for area in range(1, num_areas):
+        for earlier in range(area - 1, -1, -1):  # the first earlier area with the same preference
+            differs = np.add.reduceat((effective[area] != effective[earlier]).astype(np.int64), gt_offset) > 0
+            lane_of_area[:, area] = np.where(~differs, earlier, lane_of_area[:, area])
+    is_lane = lane_of_area == np.arange(num_areas)[None, :]  # (NG, A) the areas that open a lane
+    lane_group, lane_area = np.nonzero(is_lane)  # group-major: a group's lanes are adjacent
+    lane_id = np.full(is_lane.shape, -1, dtype=np.int64)
+    lane_id[lane_group, lane_area] = np.arange(len(lane_group))
+    lane_of = np.take_along_axis(lane_id, lane_of_area, axis=1)
+    counts = groups.gt_count[lane_group]
+    prefer_offset = np.cumsum(counts) - counts
+    owner = np.repeat(np.arange(len(lane_group)), counts)
+    local = np.arange(len(owner)) - prefer_offset[owner]
+    prefer = effective[lane_area[owner], gt_offset[lane_group][owner] + local]
+    return _Lanes(group=lane_group, prefer=prefer, prefer_offset=prefer_offset, lane_of=lane_of)
+
+
+def _match_single(groups: Groups, lane_groups: np.ndarray, lane_offsets: np.ndarray, ious: np.ndarray,
+                  gt_crowd: np.ndarray, thresholds: np.ndarray, columns: np.ndarray) -> None:
+    """Lanes of one ground truth: the first detection reaching each threshold takes it; a crowd region is
+    taken by every detection that reaches it."""
+    if not len(lane_groups):
+        return
+    counts = groups.dt_count[lane_groups]
+    starts = np.cumsum(counts) - counts
+    owner = np.repeat(np.arange(len(lane_groups)), counts)
+    local = np.arange(len(owner)) - starts[owner]
+    iou = ious[groups.iou_offset[lane_groups][owner] + local]  # (n,)
+    passes = iou[:, None] >= thresholds[None, :]  # (n, T)
+    running = np.cumsum(passes, axis=0)
+    before = running[starts] - passes[starts]  # (lanes, T) passes before each lane's first detection
+    first = passes & (running - before[owner] == 1)
+    crowd = gt_crowd[groups.gt_start[lane_groups]][owner]
+    taken = np.where(crowd[:, None], passes, first)
+    columns[lane_offsets[owner] + local] = np.where(taken, 0, -1)
+
+
+def _match_padded(groups: Groups, lanes: _Lanes, members: np.ndarray, lane_dt_offset: np.ndarray,
+                  ious: np.ndarray, gt_crowd: np.ndarray, thresholds: np.ndarray, columns: np.ndarray) -> None:
+    """Lanes of similar width padded to (n, D, W) and matched step by step, most detections first."""
+    group = lanes.group[members]
+    depths, widths = groups.dt_count[group], groups.gt_count[group]
+    order = np.argsort(-depths, kind="stable")
+    members, group, depths, widths = members[order], group[order], depths[order], widths[order]
+    depth, width = int(depths.max()), int(widths.max())
+    d = np.arange(depth)[None, :, None]
+    w = np.arange(width)[None, None, :]
+    valid = (d < depths[:, None, None]) & (w < widths[:, None, None])  # (n, D, W)
+    flat = groups.iou_offset[group][:, None, None] + w * depths[:, None, None] + d
+    iou = np.where(valid, ious[np.where(valid, flat, 0)], -1.0)  # padding never reaches a threshold
+    has_column = w[0] < widths[:, None]  # (n, W)
+    gt_at = groups.gt_start[group][:, None] + np.minimum(w[0], widths[:, None] - 1)
+    crowd = gt_crowd[gt_at] & has_column
+    prefer_at = lanes.prefer_offset[members][:, None] + np.minimum(w[0], widths[:, None] - 1)
+    avoid = lanes.prefer[prefer_at] & has_column  # (n, W) ignored ground truth, taken only as a last resort
+    active = np.searchsorted(-depths, -np.arange(depth), side="left")  # lanes with more than ``step``
+    num_thresholds = len(thresholds)
+    taken = np.zeros((len(members), num_thresholds, width), dtype=bool)
+    result = np.full((len(members), depth, num_thresholds), -1, dtype=np.int64)
+    reversed_columns = width - 1 - np.arange(width)
     for step in range(depth):
-        n = int(active[step])  # groups with more than ``step`` detections
-        row_iou = iou[:n, step]  # (n, G)
-        passes = row_iou[:, None, None, :] >= thresholds[None, None, :, None]  # (n, 1, T, G)
-        eligible = passes & (~taken[:n] | crowd[:n, None, None, :])  # (n, A, T, G)
-        row_ignore = ignore[:n, :, None, :]  # (n, A, 1, G)
-        preferred = eligible & ~row_ignore
-        candidates = np.where(preferred.any(-1, keepdims=True), preferred, eligible)
-        found = candidates.any(-1)  # (n, A, T)
-        value = np.where(candidates, row_iou[:, None, None, :], -1.0)
-        best = width - 1 - np.argmax(value[..., ::-1], axis=-1)  # the last of equal IoUs, as pycocotools
-        best_ignored = np.take_along_axis(np.broadcast_to(row_ignore, candidates.shape), best[..., None], -1)[..., 0]
-        matched[:n, step] = found
-        ignored[:n, step] = found & best_ignored
-        matched_iou[:n, step] = np.where(found[:, 0, 0], value[:, 0, 0].max(-1), 0.0)
-        matched_column[:n, step] = np.where(found[:, 0, 0], best[:, 0, 0], -1)
-        rows, areas, levels = np.nonzero(found)
-        taken[rows, areas, levels, best[rows, areas, levels]] = True
-    return matched, ignored, matched_iou, matched_column
+        n = int(active[step])
+        row = iou[:n, step]  # (n, W)
+        eligible = (row[:, None, :] >= thresholds[None, :, None]) & (~taken[:n] | crowd[:n, None, :])
+        preferred = eligible & ~avoid[:n, None, :]
+        candidates = np.where(preferred.any(-1, keepdims=True), preferred, eligible)  # (n, T, W)
+        value = np.where(candidates, row[:, None, :], -1.0)
+        best = reversed_columns[np.argmax(value[..., ::-1], axis=-1)]  # the last of equal IoUs, as pycocotools
+        found = candidates.any(-1)  # (n, T)
+        result[:n, step] = np.where(found, best, -1)
+        lanes_found, levels = np.nonzero(found)
+        taken[lanes_found, levels, best[lanes_found, levels]] = True
+    entries = lane_dt_offset[members][:, None] + np.arange(depth)[None, :]
+    inside = np.arange(depth)[None, :] < depths[:, None]
+    columns[entries[inside]] = result[inside]
