@@ -220,6 +220,8 @@ def _is_number(value: Any, integer: bool) -> bool:
 
 def _boxes(boxes: Sequence, keep: np.ndarray, source: str) -> np.ndarray:
     """(N, 4) xywh boxes of the kept results; the first malformed one is named."""
+    if not boxes:
+        return np.zeros((0, 4))
     try:  # fast path: every box is four plain numbers
         array = np.fromiter(chain.from_iterable(boxes), dtype=np.float64, count=4 * len(boxes)).reshape(-1, 4)
         if set(map(len, boxes)) == {4} and np.isfinite(array).all():
