@@ -84,7 +84,7 @@ def match_groups(groups: Groups, ious: np.ndarray, gt_ignore: np.ndarray, gt_cro
     """
     num_areas, num_thresholds = gt_ignore.shape[0], len(iou_thresholds)
     thresholds = np.minimum(iou_thresholds, 1 - 1e-10)  # as pycocotools: an IoU of 1 still matches at 1.0
-    gt_position = np.full((num_detections, num_areas, num_thresholds), -1, dtype=np.int64)
+    gt_position = np.full((num_detections, num_areas, num_thresholds), -1, dtype=np.int32)
     matched_iou = np.zeros(num_detections)
     if not len(groups):
         return GroupMatches(gt_position=gt_position, iou=matched_iou)
@@ -92,7 +92,7 @@ def match_groups(groups: Groups, ious: np.ndarray, gt_ignore: np.ndarray, gt_cro
     # Column matched by each (lane, detection), at each threshold; lanes' detections laid end to end.
     lane_dt_count = groups.dt_count[lanes.group]
     lane_dt_offset = np.cumsum(lane_dt_count) - lane_dt_count
-    columns = np.full((int(lane_dt_count.sum()), num_thresholds), -1, dtype=np.int64)
+    columns = np.full((int(lane_dt_count.sum()), num_thresholds), -1, dtype=np.int32)
     single = groups.gt_count[lanes.group] == 1
     _match_single(groups, lanes.group[single], lane_dt_offset[single], ious, gt_crowd, thresholds, columns)
     widths = groups.gt_count[lanes.group]
@@ -103,11 +103,9 @@ def match_groups(groups: Groups, ious: np.ndarray, gt_ignore: np.ndarray, gt_cro
 
     # Each detection reads, for each area, the lane that area's preference maps to.
     position, group, local = groups.detection_positions()
-    for area in range(num_areas):
-        entry = lane_dt_offset[lanes.lane_of[group, area]] + local
-        column = columns[entry]  # (N, T)
-        gt_position[position, area] = np.where(column >= 0, groups.gt_start[group][:, None] + column, -1)
-    first = columns[lane_dt_offset[lanes.lane_of[group, 0]] + local, 0]
+    column = columns[lane_dt_offset[lanes.lane_of[group]] + local[:, None]]  # (N, A, T)
+    gt_position[position] = np.where(column >= 0, groups.gt_start[group][:, None, None] + column, -1)
+    first = column[:, 0, 0]
     flat = groups.iou_offset[group] + np.maximum(first, 0) * groups.dt_count[group] + local
     matched_iou[position] = np.where(first >= 0, ious[flat], 0.0)
     return GroupMatches(gt_position=gt_position, iou=matched_iou)
@@ -172,39 +170,59 @@ def _match_single(groups: Groups, lane_groups: np.ndarray, lane_offsets: np.ndar
 
 def _match_padded(groups: Groups, lanes: _Lanes, members: np.ndarray, lane_dt_offset: np.ndarray,
                   ious: np.ndarray, gt_crowd: np.ndarray, thresholds: np.ndarray, columns: np.ndarray) -> None:
-    """Lanes of similar width padded to (n, D, W) and matched step by step, most detections first."""
+    """Lanes of similar width matched step by step, their ground truth padded to width W.
+
+    Detections below the loosest threshold everywhere match nothing and change nothing, so they are dropped.
+    The rest are laid out step-major: step ``s`` holds the s-th remaining detection of every lane that has
+    one, lanes ordered by how many they have, so each step is one contiguous slice.
+
+    Each ground truth gets an integer key per detection: its IoU's rank in the row (ties ranked by column, so
+    the later annotation wins, as in pycocotools), plus W if it is preferred (not ignored). The match is the
+    eligible column with the largest key: one argmax, no floating-point ties to break."""
     group = lanes.group[members]
     depths, widths = groups.dt_count[group], groups.gt_count[group]
-    order = np.argsort(-depths, kind="stable")
-    members, group, depths, widths = members[order], group[order], depths[order], widths[order]
-    depth, width = int(depths.max()), int(widths.max())
-    d = np.arange(depth)[None, :, None]
-    w = np.arange(width)[None, None, :]
-    valid = (d < depths[:, None, None]) & (w < widths[:, None, None])  # (n, D, W)
-    flat = groups.iou_offset[group][:, None, None] + w * depths[:, None, None] + d
+    width = int(widths.max())
+    # One row per (lane, detection), lane-major, with the IoUs against the lane's ground truth.
+    lane = np.repeat(np.arange(len(members)), depths)
+    detection = np.arange(len(lane)) - np.repeat(np.cumsum(depths) - depths, depths)
+    w = np.arange(width)[None, :]
+    valid = w < widths[lane][:, None]  # (E, W)
+    flat = groups.iou_offset[group][lane][:, None] + w * depths[lane][:, None] + detection[:, None]
     iou = np.where(valid, ious[np.where(valid, flat, 0)], -1.0)  # padding never reaches a threshold
-    has_column = w[0] < widths[:, None]  # (n, W)
-    gt_at = groups.gt_start[group][:, None] + np.minimum(w[0], widths[:, None] - 1)
+    can_match = (iou >= thresholds[0]).any(axis=1)
+    lane, detection, iou = lane[can_match], detection[can_match], iou[can_match]
+    if not len(lane):
+        return
+    # Step-major order: the k-th remaining detection of each lane goes to step k.
+    remaining = np.bincount(lane, minlength=len(members))
+    step = np.arange(len(lane)) - np.repeat(np.cumsum(remaining) - remaining, remaining)
+    lane_order = np.argsort(-remaining, kind="stable")
+    lane_rank = np.empty_like(lane_order)
+    lane_rank[lane_order] = np.arange(len(lane_order))
+    active = np.bincount(step)  # lanes taking part in each step (the first ``active`` in rank order)
+    step_start = np.cumsum(active) - active
+    slot = step_start[step] + lane_rank[lane]
+    order = np.empty_like(slot)
+    order[slot] = np.arange(len(slot))
+    lane, detection, iou = lane[order], detection[order], iou[order]
+
+    ranked = lane_order  # lane of each rank
+    has_column = w < widths[ranked][:, None]  # (n, W)
+    gt_at = groups.gt_start[group[ranked]][:, None] + np.minimum(w, widths[ranked][:, None] - 1)
     crowd = gt_crowd[gt_at] & has_column
-    prefer_at = lanes.prefer_offset[members][:, None] + np.minimum(w[0], widths[:, None] - 1)
-    avoid = lanes.prefer[prefer_at] & has_column  # (n, W) ignored ground truth, taken only as a last resort
-    active = np.searchsorted(-depths, -np.arange(depth), side="left")  # lanes with more than ``step``
-    num_thresholds = len(thresholds)
-    taken = np.zeros((len(members), num_thresholds, width), dtype=bool)
-    result = np.full((len(members), depth, num_thresholds), -1, dtype=np.int64)
-    reversed_columns = width - 1 - np.arange(width)
-    for step in range(depth):
-        n = int(active[step])
-        row = iou[:n, step]  # (n, W)
-        eligible = (row[:, None, :] >= thresholds[None, :, None]) & (~taken[:n] | crowd[:n, None, :])
-        preferred = eligible & ~avoid[:n, None, :]
-        candidates = np.where(preferred.any(-1, keepdims=True), preferred, eligible)  # (n, T, W)
-        value = np.where(candidates, row[:, None, :], -1.0)
-        best = reversed_columns[np.argmax(value[..., ::-1], axis=-1)]  # the last of equal IoUs, as pycocotools
-        found = candidates.any(-1)  # (n, T)
-        result[:n, step] = np.where(found, best, -1)
-        lanes_found, levels = np.nonzero(found)
-        taken[lanes_found, levels, best[lanes_found, levels]] = True
-    entries = lane_dt_offset[members][:, None] + np.arange(depth)[None, :]
-    inside = np.arange(depth)[None, :] < depths[:, None]
-    columns[entries[inside]] = result[inside]
+    prefer_at = lanes.prefer_offset[members[ranked]][:, None] + np.minimum(w, widths[ranked][:, None] - 1)
+    preferred = ~lanes.prefer[prefer_at] & has_column  # (n, W)
+    rank = np.argsort(np.argsort(iou, axis=1, kind="stable"), axis=1, kind="stable")
+    key = (rank + width * preferred[lane_rank[lane]]).astype(np.int16)  # (E, W)
+    passes = iou[:, None, :] >= thresholds[None, :, None]  # (E, T, W)
+    free = np.ones((len(ranked), len(thresholds), width), dtype=bool)  # crowd regions stay free
+    result = np.full((len(lane), len(thresholds)), -1, dtype=np.int64)
+    for start, n in zip(step_start.tolist(), active.tolist()):
+        rows = slice(start, start + n)
+        value = np.where(passes[rows] & free[:n], key[rows, None, :], -1)  # (n, T, W)
+        best = value.argmax(axis=2)  # (n, T)
+        lanes_found, levels = np.nonzero(np.take_along_axis(value, best[..., None], axis=2)[..., 0] >= 0)
+        chosen = best[lanes_found, levels]
+        result[start + lanes_found, levels] = chosen
+        free[lanes_found, levels, chosen] = crowd[lanes_found, chosen]
+    columns[lane_dt_offset[members[lane]] + detection] = result
