@@ -14,6 +14,10 @@ then scored on the val split by instaseg's COCOEvaluator. The budget counts trai
     # the augmentation ablation (issue 5): one model, one budget, each recipe
     uv run python benchmarks/train_bench.py --models mask_rcnn_r18_fpn --minutes 10 \
         --augment none basic lsj copy_paste mosaic mixup scratch
+    # the same where data is scarce: 200 training images, seen many times
+    uv run python benchmarks/train_bench.py --models mask_rcnn_r18_fpn --minutes 8 --train-images 200 \
+        --augment none basic lsj copy_paste scratch --runs runs/bench_ablation_200 \
+        --out runs/bench_ablation_200/results.json
 
 Results are printed as a table and merged into --out (default runs/bench_train/results.json), keyed by
 model, which benchmarks/peer_ultralytics.py reads for its side-by-side table.
@@ -64,7 +68,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--augment", nargs="+", default=["basic"], metavar="RECIPE",
                         help="augmentation recipes to train each model with (the ablation: none basic lsj "
                              "copy_paste mosaic mixup scratch); results are keyed MODEL+RECIPE except for basic")
+    parser.add_argument("--train-images", type=int, default=0,
+                        help="train on the first N images of the train split only (0: all); the data-scarce "
+                             "setting augmentation is meant for")
     parser.add_argument("--child", help=argparse.SUPPRESS)  # internal: train this model in this process
+    parser.add_argument("--child-train", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--child-augment", default="basic", help=argparse.SUPPRESS)
     parser.add_argument("--child-result", type=Path, help=argparse.SUPPRESS)
     return parser.parse_args(argv)
@@ -144,7 +152,7 @@ def run_child(args: argparse.Namespace) -> dict:
     from instaseg.data.transforms.config import recipe
 
     key = run_key(args.child, args.child_augment)
-    config = TrainConfig(data=str(args.data / "train.json"), val=None, out=str(args.runs / key),
+    config = TrainConfig(data=str(args.child_train or args.data / "train.json"), val=None, out=str(args.runs / key),
                          augment=recipe(args.child_augment),
                          model=args.child, minutes=args.minutes, image_size=args.image_size,
                          batch_size=args.batch_size, workers=args.workers, eval_every=0)
@@ -171,6 +179,7 @@ def run_child(args: argparse.Namespace) -> dict:
     return {
         "model": run_key(args.child, args.child_augment), "architecture": args.child,
         "augment": args.child_augment, "minutes": args.minutes, "image_size": args.image_size,
+        "train_split": (args.child_train or args.data / "train.json").name,
         "batch_size": args.batch_size, "workers": args.workers, "threads": args.threads,
         "iterations": trainer.state.iteration,
         "epochs": trainer.state.epoch + trainer.state.batch_in_epoch / trainer.batches_per_epoch,
@@ -204,7 +213,7 @@ def run_model(args: argparse.Namespace, model: str, augment: str = "basic") -> d
                    "--image-size", str(args.image_size), "--batch-size", str(args.batch_size),
                    "--workers", str(args.workers), "--threads", str(args.threads),
                    "--latency-images", str(args.latency_images), "--latency-score", str(args.latency_score),
-                   "--runs", str(args.runs)]
+                   "--runs", str(args.runs), "--child-train", str(train_split(args))]
         process = subprocess.Popen(command)
         _, status, usage = os.wait4(process.pid, 0)  # this child's own rusage, not all children's
         process.returncode = os.waitstatus_to_exitcode(status)
@@ -214,6 +223,24 @@ def run_model(args: argparse.Namespace, model: str, augment: str = "basic") -> d
     result["peak_rss_process_mib"] = usage.ru_maxrss / 1024  # training, evaluation and latency together
     result["date"] = datetime.now(timezone.utc).strftime("%Y-%m-%d")
     return result
+
+
+def train_split(args: argparse.Namespace) -> Path:
+    """The train split's JSON, or (``--train-images N``) one holding only its first N images, written beside
+    it so image paths still resolve."""
+    full = args.data / "train.json"
+    if not args.train_images:
+        return full
+    from instaseg.utils.files import atomic_write_json
+
+    subset = args.data / f"train_first{args.train_images}.json"
+    if not subset.is_file():
+        data = json.loads(full.read_text(encoding="utf-8"))
+        images = data["images"][: args.train_images]
+        kept = {image["id"] for image in images}
+        atomic_write_json(subset, {**data, "images": images,
+                                   "annotations": [a for a in data["annotations"] if a["image_id"] in kept]})
+    return subset
 
 
 def merge_results(path: Path, results: list[dict]) -> dict:
