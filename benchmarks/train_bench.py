@@ -116,7 +116,7 @@ class _TrainingMonitor:
         for sample in self.samples:
             quarters[min(3, int(4 * sample["seconds"] / max(total, 1e-9)))].append(
                 sample["main_mib"] + sample["workers_mib"])
-        return [round(max(q), 1) if q else float("nan") for q in quarters]
+        return [round(max(q), 1) if q else None for q in quarters]  # None: no sample fell in that quarter
 
 
 def current_pss_mib(pid: int) -> float:
@@ -279,7 +279,8 @@ def main(argv: list[str] | None = None) -> int:
     print("peak RSS of the whole child (training + evaluation + latency), MiB: "
           + ", ".join(f"{r['model']} {r['peak_rss_process_mib']:.0f}" for r in results))
     print("proportional resident memory (PSS, main + data workers, MiB) by quarter of training, highest sample: "
-          + "; ".join(f"{r['model']} " + " / ".join(f"{m:.0f}" for m in r["pss_by_quarter_mib"]) for r in results))
+          + "; ".join(f"{r['model']} " + " / ".join("-" if m is None else f"{m:.0f}" for m in r["pss_by_quarter_mib"])
+                      for r in results))
     print("1-minute load average at the start and end of training (the end includes the run's own threads, "
           f"about {args.threads}; more means others competed for the CPU): "
           + ", ".join(f"{r['model']} {r['load_average'][0]:.1f}/{r['load_average'][1]:.1f}" for r in results))
