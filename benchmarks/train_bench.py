@@ -5,7 +5,8 @@ Each model trains in its own child process (this script run with ``--child``), s
 is its own: the child reports its high-water mark right after training, and the parent reads the whole
 child's (training, evaluation, latency) from ``os.wait4``. Threads are fixed (``--threads``, default 2, the
 same as benchmarks/peer_ultralytics.py). The run uses instaseg's defaults (batch 4, AdamW, cosine schedule
-over the budget, EMA, basic augmentation) without validation during the run; the final (EMA) weights are
+over the budget, EMA) with the basic augmentation recipe (its figures were measured with it; --augment
+changes it) and without validation during the run; the final (EMA) weights are
 then scored on the val split by instaseg's COCOEvaluator. The budget counts training-step time, as
 ``TrainConfig(minutes=...)`` does; the wall-clock time of training is reported beside it.
 

@@ -135,3 +135,16 @@ def test_a_mixing_recipe_trains_and_is_recorded(tiny_data, tmp_path):
     assert recorded.augment == chosen
     assert main(["train", "--data", str(tiny_data["train"]), "--out", str(tmp_path / "x"), "--epochs", "1",
                  "--augment", "fancy"]) == 2
+
+
+def test_the_default_recipe_is_the_ablations_choice_everywhere(tiny_data, tmp_path):
+    from instaseg.cli.main import build_parser
+    from instaseg.cli.train import config_from_args
+    from instaseg.data.transforms.config import DEFAULT_RECIPE, recipe
+
+    args = build_parser().parse_args(["train", "--data", str(tiny_data["train"]), "--out", str(tmp_path / "run"),
+                                      "--epochs", "1"])
+    assert config_from_args(args).augment == TrainConfig(data="x", out="y").augment == recipe(DEFAULT_RECIPE)
+    assert recipe(DEFAULT_RECIPE).copy_paste > 0  # copy-paste won the data-scarce ablation
+    # Run directories written before the default changed kept no augment block: they resume with 'basic'.
+    assert TrainConfig.from_dict({"data": "x", "out": "y"}).augment == recipe("basic")

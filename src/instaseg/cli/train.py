@@ -6,7 +6,7 @@ import argparse
 import dataclasses
 from dataclasses import replace
 
-from instaseg.data.transforms.config import recipe
+from instaseg.data.transforms.config import DEFAULT_RECIPE, recipe
 from instaseg.engine.config import TrainConfig
 from instaseg.errors import InstasegError
 
@@ -51,9 +51,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     optim.add_argument("--ema-decay", type=float, default=defaults.ema_decay)
     optim.add_argument("--amp", action="store_true", help="mixed precision (CUDA only; slower on CPUs)")
     augment = parser.add_argument_group("augmentation (a recipe, then switches on top of it)")
-    augment.add_argument("--augment", metavar="RECIPE", default="basic",
-                         help="none, basic (default), lsj, multi_scale, copy_paste, mosaic, mixup, photometric, "
-                              "scratch (all of them); see `instaseg data show --augment` to look at one")
+    augment.add_argument("--augment", metavar="RECIPE", default=DEFAULT_RECIPE,
+                         help=f"none, basic, lsj, multi_scale, copy_paste, mosaic, mixup, photometric, scratch (all "
+                              f"of them); default {DEFAULT_RECIPE}, the best in the ablation; see `instaseg data "
+                              "show --augment` to look at one")
     augment.add_argument("--no-hflip", action="store_true")
     augment.add_argument("--no-scale-jitter", action="store_true")
     augment.add_argument("--no-crop", action="store_true")

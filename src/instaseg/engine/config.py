@@ -6,7 +6,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from instaseg.data.transforms.config import AugmentConfig
+from instaseg.data.transforms.config import AugmentConfig, default_augment
 
 
 @dataclass
@@ -42,7 +42,7 @@ class TrainConfig:
     seed: int = 0
     eval_every: int = 1  # epochs between validations (0: only at the end)
     log_every: int = 10  # iterations between training records in metrics.jsonl
-    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    augment: AugmentConfig = field(default_factory=default_augment)  # the measured best recipe
     checkpoint_every_minutes: float = 5.0  # 'last' checkpoint also written this often within an epoch
 
     def to_dict(self) -> dict[str, Any]:
