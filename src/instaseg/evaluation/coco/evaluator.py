@@ -129,13 +129,16 @@ def _group_ious(groups: Groups, dt: Annotations, gt: Annotations, dt_order: np.n
     if iou_type == "segm":
         return masks
     # Boundary: the smaller of mask IoU and boundary-band IoU, except against crowd regions (mask IoU). Only
-    # grouped detections are ever compared, so only they get a band.
+    # grouped detections and ground truth are ever compared, so only they get a band.
     from instaseg.evaluation.boundary import boundary_rle
 
     dt_bands: list = [None] * len(dt_masks)
     for position in groups.detection_positions()[0].tolist():
         dt_bands[position] = boundary_rle(dt_masks[position])
-    bands = group_ious(groups, dt_bands, [boundary_rle(m) for m in gt_masks], gt_crowd)
+    gt_bands: list = [None] * len(gt_masks)
+    for position in groups.ground_truth_positions().tolist():
+        gt_bands[position] = boundary_rle(gt_masks[position])
+    bands = group_ious(groups, dt_bands, gt_bands, gt_crowd)
     return np.where(gt_crowd[groups.entry_ground_truth()], masks, np.minimum(masks, bands))
 
 

@@ -54,12 +54,14 @@ class Groups:
         local = np.arange(len(group)) - np.repeat(np.cumsum(self.dt_count) - self.dt_count, self.dt_count)
         return self.dt_start[group] + local, group, local
 
+    def ground_truth_positions(self) -> np.ndarray:
+        """Every grouped ground truth's position, group after group: one per row of the IoU blocks."""
+        offset = np.cumsum(self.gt_count) - self.gt_count
+        return np.repeat(self.gt_start - offset, self.gt_count) + np.arange(int(self.gt_count.sum()))
+
     def entry_ground_truth(self) -> np.ndarray:
         """The ground-truth position of every entry of the flat IoU buffer."""
-        row_start = np.cumsum(self.gt_count) - self.gt_count
-        rows = np.arange(int(self.gt_count.sum()))
-        row_gt = np.repeat(self.gt_start - row_start, self.gt_count) + rows  # (sum G,) one per block row
-        return np.repeat(row_gt, np.repeat(self.dt_count, self.gt_count))
+        return np.repeat(self.ground_truth_positions(), np.repeat(self.dt_count, self.gt_count))
 
 
 @dataclass
@@ -125,8 +127,7 @@ def _lanes(groups: Groups, gt_ignore: np.ndarray) -> _Lanes:
     num_areas = gt_ignore.shape[0]
     gt_group = np.repeat(np.arange(len(groups)), groups.gt_count)
     gt_offset = np.cumsum(groups.gt_count) - groups.gt_count
-    gt_positions = groups.gt_start[gt_group] + np.arange(len(gt_group)) - gt_offset[gt_group]
-    ignore = gt_ignore[:, gt_positions]  # (A, total)
+    ignore = gt_ignore[:, groups.ground_truth_positions()]  # (A, total)
     ignored_count = np.add.reduceat(ignore.astype(np.int64), gt_offset, axis=1)  # (A, NG)
     mixed = (ignored_count > 0) & (ignored_count < groups.gt_count)
     effective = ignore & mixed[:, gt_group]  # (A, total)
