@@ -11,8 +11,8 @@ unknown categories and fails with an assertion on unknown images).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from itertools import chain, repeat
-from operator import itemgetter
+from itertools import chain
+from operator import itemgetter, methodcaller
 from typing import Any, Sequence
 
 import numpy as np
@@ -124,9 +124,6 @@ def _measured_area(annotation: dict, geometry: Any, iou_type: str) -> float:
     return float(geometry[2] * geometry[3]) if iou_type == "bbox" else float(mask_utils.area(geometry))
 
 
-
-
-
 def _ground_truth_rle(annotation: dict, image: dict) -> dict:
     """pycocotools' ``annToRLE``: polygons merged into one RLE, uncompressed RLE compressed."""
     if "segmentation" not in annotation:
@@ -161,7 +158,7 @@ def _detections(results: Sequence[dict], images: dict[int, dict], evaluated: np.
     every = len(keep) == len(results)
     boxes = None
     if boxes_given:
-        given = columns[3] if geometry_field == "bbox" else list(map(dict.get, results, repeat("bbox")))
+        given = columns[3] if geometry_field == "bbox" else list(map(methodcaller("get", "bbox"), results))
         boxes = _boxes(given if every else [given[i] for i in keep], keep, source)
     if iou_type == "bbox" and boxes_given:
         geometry, area = boxes, boxes[:, 2] * boxes[:, 3]
