@@ -59,3 +59,37 @@ def test_crowded_images_match_pycocotools():
         for iou_type in ("segm", "bbox"):
             _assert_same(evaluate_coco(ground_truth, results, iou_type),
                          pycocotools_eval(ground_truth, results, iou_type))
+
+
+def test_threaded_chunks_match_pycocotools(monkeypatch):
+    # Every compiled pass split over three threads, however small the work: the same tables.
+    from instaseg.evaluation.coco import chunks
+
+    monkeypatch.setattr(chunks, "SMALL", 1)
+    monkeypatch.setattr(chunks, "workers", lambda: 3)
+    rng = np.random.default_rng(23)
+    for _ in range(3):
+        ground_truth, results = random_case(rng, max_detections=60, max_instances=12)
+        if not results:
+            continue
+        for iou_type in ("segm", "bbox"):
+            _assert_same(evaluate_coco(ground_truth, results, iou_type),
+                         pycocotools_eval(ground_truth, results, iou_type))
+
+
+def test_ground_truth_rle_of_another_size_never_matches_as_in_pycocotools():
+    # pycocotools gives -1 where a ground-truth RLE's own size differs from the detection's (and boxes overlap).
+    rng = np.random.default_rng(29)
+    ground_truth, results = random_case(rng, max_detections=20, max_instances=6)
+    while not results or not ground_truth["annotations"]:
+        ground_truth, results = random_case(rng, max_detections=20, max_instances=6)
+    from pycocotools import mask as mask_utils
+
+    annotation = ground_truth["annotations"][0]
+    image = next(i for i in ground_truth["images"] if i["id"] == annotation["image_id"])
+    transposed = np.zeros((image["width"] + 1, image["height"]), np.uint8, order="F")
+    transposed[:6, :6] = 1
+    rle = mask_utils.encode(transposed)
+    annotation["segmentation"] = {"size": rle["size"], "counts": rle["counts"].decode()}
+    annotation["iscrowd"] = 0
+    _assert_same(evaluate_coco(ground_truth, results, "segm"), pycocotools_eval(ground_truth, results, "segm"))

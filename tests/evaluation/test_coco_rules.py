@@ -117,6 +117,14 @@ def test_box_evaluation_matches_pycocotools():
     ({"image_id": 1.5}, "record 1, field 'image_id' must be an integer"),
     ({"segmentation": {"size": [5, 5], "counts": "00"}}, "record 1, field 'segmentation': RLE size [5, 5]"),
     ({"segmentation": 7}, "record 1, field 'segmentation' is not an RLE or polygon list"),
+    ({"segmentation": {"size": [10, 20], "counts": "0~"}}, "record 1, field 'segmentation': the RLE has characters "
+                                                           "outside the RLE alphabet"),
+    ({"segmentation": {"size": [10, 20], "counts": "0P"}}, "record 1, field 'segmentation': the RLE ends in the "
+                                                           "middle of a count"),
+    ({"segmentation": {"size": [10, 20], "counts": "05"}}, "record 1, field 'segmentation': the RLE has run "
+                                                           "lengths that do not add up to height x width"),
+    ({"segmentation": {"size": [10, 20], "counts": b"0\xff"}}, "record 1, field 'segmentation': the RLE has "
+                                                               "characters outside"),
 ])
 def test_bad_results_name_the_record_and_field(change, message):
     ground_truth = _dataset([{"rect": _rect(10, 20, 0, 10, 0, 10)}])
@@ -124,6 +132,14 @@ def test_bad_results_name_the_record_and_field(change, message):
     with pytest.raises(EvaluationInputError, match=None) as error:
         evaluate_coco(ground_truth, results, "segm", results_name="preds.json")
     assert str(error.value).startswith("preds.json: ") and message in str(error.value)
+
+
+def test_a_malformed_ground_truth_rle_names_the_annotation():
+    ground_truth = _dataset([{"rect": _rect(10, 20, 0, 10, 0, 10)}, {"rect": _rect(10, 20, 0, 2, 0, 2)}])
+    ground_truth["annotations"][1]["segmentation"] = {"size": [10, 20], "counts": "0~"}
+    with pytest.raises(EvaluationInputError, match="ground truth: annotation 2, field 'segmentation': the RLE has "
+                                                   "characters outside"):
+        evaluate_coco(ground_truth, [_result(_rect(10, 20, 0, 10, 0, 10), 0.9)], "segm")
 
 
 def test_a_missing_field_is_named():

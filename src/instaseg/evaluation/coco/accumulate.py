@@ -1,12 +1,15 @@
 """Precision and recall tables from matched detections, and the 12 summary stats, as pycocotools computes
-them (same cumulative sums, precision envelope, recall sampling and tie order), without its Python loops
-over detections."""
+them (same cumulative sums, precision envelope, recall sampling and tie order), in compiled loops instead of
+its Python ones."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numba
 import numpy as np
+
+from instaseg.evaluation.coco.chunks import run_in_chunks
 
 from instaseg.evaluation.coco.params import STAT_NAMES, EvalParams
 
@@ -35,11 +38,11 @@ class Tables:
 def accumulate(detections: MatchedDetections, counted_ground_truth: np.ndarray, params: EvalParams) -> Tables:
     """Precision at each recall threshold and final recall, per IoU threshold, category, area and limit.
 
-    pycocotools loops over categories, areas and limits and, for each, sorts, sums and samples one list of
-    detections. Here each limit is one pass over all categories at once: running counts over the whole
-    score-ordered list (categories are contiguous runs in it), the recall thresholds turned into counts of
-    true positives, and the precision envelope taken over the blocks between sampled points. Every value
-    is computed by the same floating-point operations as pycocotools', so the tables are bit-identical.
+    pycocotools loops in Python over categories, areas and limits and, for each, concatenates, sorts, sums and
+    samples one list of detections. Here the detections are sorted once (by category, then score) and one
+    compiled pass (numba) walks each category's run for every limit, area and threshold, with pycocotools'
+    arithmetic: the same running counts, float divisions, precision envelope and recall sampling, so the
+    tables are bit-identical.
 
     Args:
         counted_ground_truth: (K, A) ground truth that is not ignored, per category and area range.
@@ -53,96 +56,86 @@ def accumulate(detections: MatchedDetections, counted_ground_truth: np.ndarray, 
     # already in (image, category, rank) order, two stable sorts (by score, then by category) give that.
     order = np.argsort(-detections.score, kind="stable")
     order = order[np.argsort(detections.category_index[order], kind="stable")]
-    needed = _true_positives_needed(counted_ground_truth, params.recall_thresholds)  # (K, A, R)
-    has_ground_truth = counted_ground_truth > 0  # (K, A): pycocotools leaves the others at -1
-    for limit_index, limit in enumerate(params.max_detections):
-        rows = order[detections.rank[order] < limit]
-        limit_precision, limit_scores, limit_recall = _accumulate_limit(detections, rows, counted_ground_truth,
-                                                                        needed)
-        # (A, T, K, R) -> (T, R, K, A); (A, T, K) -> (T, K, A)
-        limit_precision = limit_precision.transpose(1, 3, 2, 0)
-        limit_scores = limit_scores.transpose(1, 3, 2, 0)
-        limit_recall = limit_recall.transpose(1, 2, 0)
-        precision[..., limit_index] = np.where(has_ground_truth, limit_precision, -1.0)
-        scores[..., limit_index] = np.where(has_ground_truth, limit_scores, -1.0)
-        recall[..., limit_index] = np.where(has_ground_truth, limit_recall, -1.0)
+    category_start = np.searchsorted(detections.category_index[order], np.arange(num_categories + 1))
+    counts = ~detections.ignored  # (N, A, T) whether each detection counts, and if so whether it is a hit
+    hits = detections.matched & counts
+    run_in_chunks(_accumulate, num_categories, order, category_start, detections.rank, detections.score,
+                  hits.view(np.uint8), counts.view(np.uint8), counted_ground_truth.astype(np.int64),
+                  np.asarray(params.max_detections, dtype=np.int64),
+                  np.asarray(params.recall_thresholds, dtype=np.float64), precision, scores, recall,
+                  weights=np.diff(category_start) + 1)
     return Tables(precision=precision, recall=recall, scores=scores)
 
 
-def _true_positives_needed(counted: np.ndarray, recall_points: np.ndarray) -> np.ndarray:
-    """(K, A, R) the fewest true positives ``c`` whose recall ``c / counted`` (a float division, as
-    pycocotools computes it) reaches each recall threshold: where ``searchsorted(recall, point)`` lands."""
-    counted = np.maximum(counted, 1)[:, :, None].astype(np.float64)
-    needed = np.ceil(recall_points * counted)
-    for _ in range(2):  # the product may round either way; settle on the exact boundary
-        needed = np.where((needed > 0) & ((needed - 1) / counted >= recall_points), needed - 1, needed)
-        needed = np.where(needed / counted < recall_points, needed + 1, needed)
-    assert ((needed / counted >= recall_points) & ((needed == 0) | ((needed - 1) / counted < recall_points))).all()
-    return needed.astype(np.int64)
-
-
-def _accumulate_limit(detections: MatchedDetections, rows: np.ndarray, counted: np.ndarray, needed: np.ndarray
-                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Precision (A, T, K, R), scores (A, T, K, R) and recall (A, T, K) for the detections ``rows``, which
-    are in pycocotools' order: by category, then best score first.
-
-    Work is done per (area, IoU threshold) lane on the true positives only: the sampled points are true
-    positives (or a category's first detection), and between true positives precision only falls."""
-    num_categories, num_areas = counted.shape
-    num_points = needed.shape[-1]
-    count = len(rows)
-    num_thresholds = detections.matched.shape[2]
+@numba.njit(cache=True, nogil=True)
+def _accumulate(start, stop, order, category_start, rank, score, hits, counts, counted, limits, recall_points,
+                precision, scores, recall):  # pragma: no cover - compiled
+    """Between true positives precision only falls, so only true positives are divided and remembered: the
+    sampled points are true positives (or the first detection), and the envelope is their running maximum."""
+    num_areas, num_thresholds = hits.shape[1], hits.shape[2]
     lanes = num_areas * num_thresholds
-    shape = (num_areas, num_thresholds, num_categories)
-    if count == 0:  # no detections: precision, scores and recall are 0 wherever ground truth is counted
-        return np.zeros((*shape, num_points)), np.zeros((*shape, num_points)), np.zeros(shape)
-    category = detections.category_index[rows]
-    bounds = np.searchsorted(category, np.arange(num_categories + 1))
-    starts = bounds[:-1]  # (K,) where each category's run begins
-    found = bounds[1:] > starts  # (K,)
-    valid = ~detections.ignored[rows]  # (N, A, T)
-    true_positive = (detections.matched[rows] & valid).reshape(count, lanes).T  # (L, N)
-    # Detections that count (not ignored) up to each position, per lane, with a leading zero.
-    valid_running = np.zeros((lanes, count + 1), dtype=np.int64)
-    np.cumsum(valid.reshape(count, lanes).T, axis=1, out=valid_running[:, 1:])
-
-    # The true positives, in (lane, position) order, and each (lane, category) run among them.
-    lane, position = np.nonzero(true_positive)
-    run = lane * num_categories + category[position]
-    run_bounds = np.searchsorted(run, np.arange(lanes * num_categories + 1))
-    run_start, run_end = run_bounds[:-1], run_bounds[1:]
-    tp = (np.arange(len(run)) - run_start[run] + 1).astype(np.float64)  # true positives so far
-    seen = valid_running[lane, position + 1] - valid_running[lane, starts[category[position]]]
-    fp = seen.astype(np.float64) - tp
-    pr = tp / (fp + tp + np.spacing(1))  # pycocotools' raw precision at each true positive
-
-    tp_total = (run_end - run_start).reshape(lanes, num_categories)
-    counted_lanes = np.repeat(counted.T, num_thresholds, axis=0)  # (L, K)
-    recall = np.where(found, tp_total / np.maximum(counted_lanes, 1), 0.0)
-
-    # Each recall threshold is reached at the needed-th true positive (at the category's first detection
-    # when none is needed); unreached thresholds keep precision and score 0.
-    needed_lanes = np.repeat(needed.transpose(1, 0, 2), num_thresholds, axis=0)  # (L, K, R)
-    reached = np.where(needed_lanes == 0, found[None, :, None], needed_lanes <= tp_total[:, :, None])
-    first = run_start.reshape(lanes, num_categories, 1)
-    sample = first + np.maximum(needed_lanes - 1, 0)  # index among the true positives
-    sample_position = np.where(needed_lanes == 0, starts[None, :, None],
-                               position[np.minimum(sample, max(len(position) - 1, 0))] if len(position) else 0)
-    sample_position = np.where(reached, sample_position, 0)
-    # Interpolated precision is the largest precision from the sampled point to the category's end: the
-    # maxima of the blocks between consecutive sampled points, then a running maximum from the end.
-    last = run_end.reshape(lanes, num_categories, 1)
-    boundaries = np.concatenate([sample, last], axis=2)  # (L, K, R + 1)
-    keep = np.concatenate([reached, np.ones_like(last, dtype=bool)], axis=2)
-    block_max = np.maximum.reduceat(np.append(pr, 0.0), boundaries[keep])
-    blocks = np.zeros(keep.shape)
-    blocks[keep] = block_max
-    blocks = np.where(boundaries < last, blocks, 0.0)[:, :, :num_points]  # a category without true positives
-    envelope = np.maximum.accumulate(blocks[:, :, ::-1], axis=2)[:, :, ::-1]
-    precision = np.where(reached, envelope, 0.0)
-    sampled_scores = np.where(reached, detections.score[rows][sample_position], 0.0)
-    return (precision.reshape(*shape, num_points), sampled_scores.reshape(*shape, num_points),
-            recall.reshape(shape))
+    longest = np.max(np.diff(category_start[start:stop + 1])) if stop > start else 0
+    selected = np.empty(longest, dtype=np.int64)
+    hits = hits.reshape(len(hits), lanes)
+    counts = counts.reshape(len(counts), lanes)
+    # Per (area, threshold) lane and true positive: its precision and position. Each true positive holds a
+    # distinct counted ground truth, so there are no more of them than that.
+    capacity = counted[start:stop].max() if stop > start else 0
+    event_precision = np.empty((lanes, capacity))
+    event_position = np.empty((lanes, capacity), dtype=np.int64)
+    true_positives = np.empty(lanes, dtype=np.int64)
+    false_positives = np.empty(lanes, dtype=np.int64)
+    for k in range(start, stop):
+        for m in range(len(limits)):
+            # This category's detections within the limit, best score first.
+            n = 0
+            for i in range(category_start[k], category_start[k + 1]):
+                if rank[order[i]] < limits[m]:
+                    selected[n] = order[i]
+                    n += 1
+            true_positives[:] = 0
+            false_positives[:] = 0
+            for i in range(n):
+                row = selected[i]
+                for lane in range(lanes):
+                    if hits[row, lane]:
+                        c = true_positives[lane]
+                        if c == capacity:
+                            raise AssertionError("more true positives than counted ground truth")
+                        true_positives[lane] = c + 1
+                        tp, fp = float(c + 1), float(false_positives[lane])
+                        event_precision[lane, c] = tp / (fp + tp + np.spacing(1))
+                        event_position[lane, c] = i
+                    elif counts[row, lane]:
+                        false_positives[lane] += 1
+            for lane in range(lanes):
+                a, t = lane // num_thresholds, lane % num_thresholds
+                total = counted[k, a]
+                if total == 0:
+                    continue  # pycocotools leaves -1 where no ground truth counts
+                events = true_positives[lane]
+                recall[t, k, a, m] = float(events) / total if n else 0.0
+                # Interpolated precision: the best precision at this recall or beyond.
+                for c in range(events - 1, 0, -1):
+                    if event_precision[lane, c] > event_precision[lane, c - 1]:
+                        event_precision[lane, c - 1] = event_precision[lane, c]
+                # Each recall threshold samples the first detection whose recall reaches it (searchsorted
+                # 'left'): the first detection while recall is 0, else the true positive that reaches it.
+                # Thresholds never reached are 0.
+                c = 0
+                for r in range(len(recall_points)):
+                    if n and recall_points[r] <= 0.0:  # the first detection's recall, 0 or more, reaches it
+                        precision[t, r, k, a, m] = event_precision[lane, 0] if events else 0.0
+                        scores[t, r, k, a, m] = score[selected[0]]
+                        continue
+                    while c < events and float(c + 1) / total < recall_points[r]:
+                        c += 1
+                    if c == events:
+                        precision[t, r:, k, a, m] = 0.0
+                        scores[t, r:, k, a, m] = 0.0
+                        break
+                    precision[t, r, k, a, m] = event_precision[lane, c]
+                    scores[t, r, k, a, m] = score[selected[event_position[lane, c]]]
 
 
 def precision_recall(matched: np.ndarray, ignored: np.ndarray, score: np.ndarray, counted: int,

@@ -1,8 +1,8 @@
 """COCO AP / AR equal to pycocotools' COCOeval, with vectorised matching and accumulation.
 
 ``evaluate_coco`` scores a COCO ground-truth dict against COCO results; ``COCOEvaluator`` wraps it in the
-reset / process / evaluate interface the trainer uses. IoUs come from pycocotools' C routines (RLE and box
-IoU, crowd-aware), so the numbers they feed are the reference's own.
+reset / process / evaluate interface the trainer uses. IoUs follow pycocotools' C routines (RLE and box IoU,
+crowd-aware) operation for operation, so the numbers they feed are the reference's own.
 """
 
 from __future__ import annotations
@@ -15,8 +15,9 @@ from pycocotools import mask as mask_utils
 
 from instaseg.evaluation.coco.accumulate import MatchedDetections, Tables, accumulate, per_category_ap, summarize
 from instaseg.evaluation.coco.inputs import Annotations, EvaluationInputs, prepare_inputs
-from instaseg.evaluation.coco.group_ious import group_ious
+from instaseg.evaluation.coco.group_ious import box_group_ious, mask_group_ious
 from instaseg.evaluation.coco.matching import Groups, match_groups
+from instaseg.evaluation.coco.run_lengths import RunLengths, decode_rles
 from instaseg.evaluation.coco.params import EvalParams
 
 
@@ -123,23 +124,26 @@ def _group_ious(groups: Groups, dt: Annotations, gt: Annotations, dt_order: np.n
     """Flat IoU buffer of the groups; for crowd ground truth, intersection over the detection's area."""
     gt_crowd = gt.crowd[gt_order]
     if iou_type == "bbox":
-        return group_ious(groups, dt.geometry[dt_order], gt.geometry[gt_order], gt_crowd)
-    dt_masks, gt_masks = [dt.geometry[i] for i in dt_order.tolist()], [gt.geometry[i] for i in gt_order.tolist()]
-    masks = group_ious(groups, dt_masks, gt_masks, gt_crowd)
+        return box_group_ious(groups, dt.geometry[dt_order], gt.geometry[gt_order], gt_crowd)
+    masks = mask_group_ious(groups, dt.runs, dt_order, gt.runs, gt_order, gt_crowd)
     if iou_type == "segm":
         return masks
     # Boundary: the smaller of mask IoU and boundary-band IoU, except against crowd regions (mask IoU). Only
     # grouped detections and ground truth are ever compared, so only they get a band.
+    dt_bands, dt_band_rows = _bands(dt.geometry, dt_order, groups.detection_positions()[0])
+    gt_bands, gt_band_rows = _bands(gt.geometry, gt_order, groups.ground_truth_positions())
+    bands = mask_group_ious(groups, dt_bands, dt_band_rows, gt_bands, gt_band_rows, gt_crowd)
+    return np.where(gt_crowd[groups.entry_ground_truth()], masks, np.minimum(masks, bands))
+
+
+def _bands(masks: list[dict], order: np.ndarray, positions: np.ndarray) -> tuple[RunLengths, np.ndarray]:
+    """The boundary bands of the masks at ``positions`` (of ``order``), decoded, and the band row of each
+    position (-1 where none was made)."""
     from instaseg.evaluation.boundary import boundary_rle
 
-    dt_bands: list = [None] * len(dt_masks)
-    for position in groups.detection_positions()[0].tolist():
-        dt_bands[position] = boundary_rle(dt_masks[position])
-    gt_bands: list = [None] * len(gt_masks)
-    for position in groups.ground_truth_positions().tolist():
-        gt_bands[position] = boundary_rle(gt_masks[position])
-    bands = group_ious(groups, dt_bands, gt_bands, gt_crowd)
-    return np.where(gt_crowd[groups.entry_ground_truth()], masks, np.minimum(masks, bands))
+    rows = np.full(len(order), -1, dtype=np.int64)
+    rows[positions] = np.arange(len(positions))
+    return decode_rles([boundary_rle(masks[i]) for i in order[positions].tolist()]), rows
 
 
 def _mean_boundary_f1(inputs: EvaluationInputs, pairs: np.ndarray) -> float | None:

@@ -19,7 +19,7 @@ import numpy as np
 from pycocotools import mask as mask_utils
 
 from instaseg.errors import InstasegError
-from instaseg.structures.masks import rle_areas
+from instaseg.evaluation.coco.run_lengths import PROBLEMS, RunLengths, decode_counts, decode_rles
 
 IOU_TYPES = ("segm", "bbox", "boundary")  # boundary: min(mask IoU, Boundary IoU), see evaluation.boundary
 
@@ -43,6 +43,7 @@ class Annotations:
     ignore: np.ndarray  # (N,) bool: matches are not counted (crowd; for boundary also an 'ignore' field)
     score: np.ndarray  # (N,) float64 (ones for ground truth)
     geometry: list | np.ndarray
+    runs: RunLengths | None = None  # the masks decoded (segm and boundary)
 
     def __len__(self) -> int:
         return len(self.image_index)
@@ -105,23 +106,26 @@ def _ground_truth(annotations: list[dict], images: dict[int, dict], evaluated: n
                                       category_ids)
     keep = np.flatnonzero(in_images & known)
     kept = [annotations[i] for i in keep]
+    runs = None
     if iou_type == "bbox":
         geometry = np.array([a["bbox"] for a in kept], dtype=np.float64).reshape(-1, 4)
+        measured = geometry[:, 2] * geometry[:, 3]
     else:
         geometry = [_ground_truth_rle(a, images[int(a["image_id"])]) for a in kept]
-    area = np.array([a["area"] if "area" in a else _measured_area(a, g, iou_type)
-                     for a, g in zip(kept, geometry)], dtype=np.float64)
+        runs = decode_rles(geometry)
+        for index in np.flatnonzero(runs.problem):
+            raise EvaluationInputError(f"ground truth: annotation {kept[index].get('id')}, field 'segmentation': "
+                                       f"the RLE {PROBLEMS[int(runs.problem[index])]}")
+        measured = runs.areas
+    # COCO requires ``area``; without it, use what the mask or box measures rather than fail.
+    area = np.array([a["area"] if "area" in a else float(m) for a, m in zip(kept, measured.tolist())],
+                    dtype=np.float64)
     crowd = np.array([bool(a.get("iscrowd", 0)) for a in kept], dtype=bool).reshape(-1)
     # pycocotools overwrites 'ignore' with 'iscrowd'; the Boundary IoU reference keeps either.
     ignore = crowd | (np.array([bool(a.get("ignore", 0)) for a in kept], dtype=bool).reshape(-1)
                       if iou_type == "boundary" else False)
     return Annotations(image_index=image_index[keep], category_index=category_index[keep], area=area,
-                       crowd=crowd, ignore=ignore, score=np.ones(len(kept)), geometry=geometry)
-
-
-def _measured_area(annotation: dict, geometry: Any, iou_type: str) -> float:
-    # COCO requires ``area``; without it, use what the mask or box measures rather than fail.
-    return float(geometry[2] * geometry[3]) if iou_type == "bbox" else float(mask_utils.area(geometry))
+                       crowd=crowd, ignore=ignore, score=np.ones(len(kept)), geometry=geometry, runs=runs)
 
 
 def _ground_truth_rle(annotation: dict, image: dict) -> dict:
@@ -156,7 +160,7 @@ def _detections(results: Sequence[dict], images: dict[int, dict], evaluated: np.
     category_index, _ = _index_of(category_ids_of, category_ids)
     keep = np.flatnonzero(in_evaluated)
     every = len(keep) == len(results)
-    boxes = None
+    boxes, runs = None, None
     if boxes_given:
         given = columns[3] if geometry_field == "bbox" else list(map(methodcaller("get", "bbox"), results))
         boxes = _boxes(given if every else [given[i] for i in keep], keep, source)
@@ -164,14 +168,18 @@ def _detections(results: Sequence[dict], images: dict[int, dict], evaluated: np.
         geometry, area = boxes, boxes[:, 2] * boxes[:, 3]
     else:
         masks = columns[3] if every else [columns[3][i] for i in keep]
-        masks = _result_rles(masks, results, keep, image_ids, images, source)
-        area = boxes[:, 2] * boxes[:, 3] if boxes_given else rle_areas(masks)
-        # Results without boxes get their masks' boxes, as loadRes derives them.
-        geometry = (masks if iou_type != "bbox"
-                    else np.asarray(mask_utils.toBbox(masks), dtype=np.float64).reshape(-1, 4))
+        masks, counts, sizes = _result_rles(masks, results, keep, image_ids, images, source)
+        runs = decode_counts(counts, sizes)
+        for index in np.flatnonzero(runs.problem):
+            raise EvaluationInputError(f"{_where(source, int(keep[index]), 'segmentation')}: the RLE "
+                                       f"{PROBLEMS[int(runs.problem[index])]}")
+        area = boxes[:, 2] * boxes[:, 3] if boxes_given else runs.areas
+        # Results without boxes get their masks' boxes, as loadRes derives them (toBbox).
+        geometry = masks if iou_type != "bbox" else runs.boxes()
     return Annotations(image_index=image_index[keep], category_index=category_index[keep],
                        area=np.asarray(area, dtype=np.float64).reshape(-1), crowd=np.zeros(len(keep), dtype=bool),
-                       ignore=np.zeros(len(keep), dtype=bool), score=scores[keep], geometry=geometry)
+                       ignore=np.zeros(len(keep), dtype=bool), score=scores[keep], geometry=geometry,
+                       runs=runs if iou_type != "bbox" else None)
 
 
 def _columns(results: Sequence[dict], fields: tuple[str, ...], source: str) -> list[list]:
@@ -233,24 +241,25 @@ def _boxes(boxes: Sequence, keep: np.ndarray, source: str) -> np.ndarray:
 
 
 def _result_rles(masks: list, results: Sequence[dict], keep: np.ndarray, image_ids: np.ndarray,
-                 images: dict[int, dict], source: str) -> list[dict]:
-    """The kept results' masks (``masks``) as compressed RLE. Fast path: every mask already is one, and the
-    sizes are checked against the images all at once; otherwise record by record (with conversions and
-    errors)."""
+                 images: dict[int, dict], source: str) -> tuple[list[dict], list, np.ndarray]:
+    """The kept results' masks (``masks``) as compressed RLE, with their counts strings and (N, 2) sizes (each
+    its image's). Fast path: every mask already is one, and the sizes are checked against the images all at
+    once; otherwise record by record (with conversions and errors)."""
+    known = np.array(sorted(images), dtype=np.int64)
+    image_sizes = np.array([[images[i]["height"], images[i]["width"]] for i in known.tolist()],
+                           dtype=np.int64).reshape(-1, 2)[np.searchsorted(known, image_ids[keep])]
     if masks:
         try:
-            counts_types = set(map(type, map(itemgetter("counts"), masks)))
+            counts = list(map(itemgetter("counts"), masks))
             sizes = np.fromiter(chain.from_iterable(map(itemgetter("size"), masks)), dtype=np.int64,
                                 count=2 * len(masks)).reshape(-1, 2)
         except (KeyError, TypeError, ValueError):
-            counts_types, sizes = set(), None
-        if sizes is not None and counts_types <= {str, bytes} and set(map(type, masks)) == {dict}:
-            known = np.array(sorted(images), dtype=np.int64)
-            image_sizes = np.array([[images[i]["height"], images[i]["width"]] for i in known.tolist()],
-                                   dtype=np.int64)
-            if np.array_equal(sizes, image_sizes[np.searchsorted(known, image_ids[keep])]):
-                return masks
-    return [_result_rle(results[i], images[int(image_ids[i])], source, int(i)) for i in keep]
+            counts, sizes = [], None
+        if (sizes is not None and set(map(type, counts)) <= {str, bytes} and set(map(type, masks)) == {dict}
+                and np.array_equal(sizes, image_sizes)):
+            return masks, counts, image_sizes
+    masks = [_result_rle(results[i], images[int(image_ids[i])], source, int(i)) for i in keep]
+    return masks, [m["counts"] for m in masks], image_sizes
 
 
 def _result_rle(result: dict, image: dict, source: str, index: int) -> dict:

@@ -1,0 +1,100 @@
+"""Compressed RLE strings decoded in one pass: run ends, areas and boxes as pycocotools reads them, and
+malformed strings flagged instead of trusted."""
+
+import numpy as np
+import pytest
+from pycocotools import mask as mask_utils
+
+from instaseg.evaluation.coco import chunks
+from instaseg.evaluation.coco.run_lengths import decode_rles
+
+
+def _masks(rng: np.random.Generator) -> list[np.ndarray]:
+    masks = [np.zeros((7, 5), np.uint8), np.ones((7, 5), np.uint8), np.zeros((1, 1), np.uint8),
+             np.ones((1, 1), np.uint8)]
+    corner = np.zeros((6, 9), np.uint8)
+    corner[-1, -1] = 1  # the last pixel: the counts end in foreground
+    masks.append(corner)
+    for _ in range(60):
+        height, width = int(rng.integers(1, 80)), int(rng.integers(1, 80))
+        masks.append((rng.random((height, width)) < rng.uniform(0.05, 0.95)).astype(np.uint8))  # many runs
+    return masks
+
+
+def _flat(ends: np.ndarray, pixels: int) -> np.ndarray:
+    """The mask, column-major, from its run ends (foreground between ends[k] and ends[k + 1], k even)."""
+    flat = np.zeros(pixels, np.uint8)
+    for start, stop in zip(ends[0::2], ends[1::2]):
+        flat[start:stop] = 1
+    return flat
+
+
+def test_decoding_matches_pycocotools_masks_areas_and_boxes():
+    masks = _masks(np.random.default_rng(0))
+    rles = [mask_utils.encode(np.asfortranarray(m)) for m in masks]
+    rles = [r if i % 2 else {"size": r["size"], "counts": r["counts"].decode("ascii")}  # str and bytes mixed
+            for i, r in enumerate(rles)]
+    runs = decode_rles(rles)
+    assert not runs.problem.any()
+    np.testing.assert_array_equal(runs.areas, mask_utils.area([mask_utils.encode(np.asfortranarray(m))
+                                                                for m in masks]))
+    np.testing.assert_array_equal(runs.boxes(), mask_utils.toBbox([mask_utils.encode(np.asfortranarray(m))
+                                                                   for m in masks]))
+    for i, mask in enumerate(masks):
+        ends = runs.ends[runs.offsets[i]:runs.offsets[i + 1]]
+        np.testing.assert_array_equal(_flat(ends, mask.size), mask.ravel(order="F"))
+
+
+def test_decoding_in_threaded_chunks_gives_the_same_runs(monkeypatch):
+    rles = [mask_utils.encode(np.asfortranarray(m)) for m in _masks(np.random.default_rng(1))]
+    serial = decode_rles(rles)
+    monkeypatch.setattr(chunks, "SMALL", 1)
+    monkeypatch.setattr(chunks, "workers", lambda: 3)
+    threaded = decode_rles(rles)
+    for field in ("ends", "offsets", "areas", "problem"):
+        np.testing.assert_array_equal(getattr(threaded, field), getattr(serial, field))
+
+
+def _string(counts: list[int]) -> str:
+    """COCO's compressed form of run lengths (pycocotools' ``rleToString``), for counts it would never write."""
+    text = []
+    for i, count in enumerate(counts):
+        value = count - counts[i - 2] if i > 2 else count
+        while True:
+            chunk, value = value & 0x1F, value >> 5
+            more = value != -1 if chunk & 0x10 else value != 0
+            text.append(chr(48 + (chunk | (0x20 if more else 0))))
+            if not more:
+                break
+    return "".join(text)
+
+
+@pytest.mark.parametrize("counts, problem", [
+    (_string([0, 5, 5, 5, 85]), 0),  # a valid 10 x 10 mask
+    (_string([0, 5, 5, 5, 85]).replace("0", "~", 1), 1),  # a character outside '0'..'o'
+    (_string([0, 5, 5, 5, 85]) + "P", 2),  # 'P' continues a count that never ends
+    (_string([50, -10, 60]), 3),  # a negative run length (its total is still 100)
+    (_string([0, 5, 5, 5, 86]), 4),  # 101 pixels
+    (_string([0, 5, 5, 5]), 4),  # 15 pixels
+])
+def test_malformed_strings_are_flagged(counts, problem):
+    assert decode_rles([{"size": [10, 10], "counts": counts}]).problem[0] == problem
+
+
+def test_the_reference_encoder_agrees_with_pycocotools():
+    mask = np.zeros((10, 10), np.uint8, order="F")
+    mask[:5, :5] = 1
+    counts = [0, 5, 5, 5, 5, 5, 5, 5, 5, 5, 55]
+    assert _string(counts) == mask_utils.encode(mask)["counts"].decode("ascii")
+
+
+def test_threaded_chunks_cover_every_item_once(monkeypatch):
+    monkeypatch.setattr(chunks, "SMALL", 1)
+    monkeypatch.setattr(chunks, "workers", lambda: 3)
+    seen = np.zeros(1000, dtype=np.int64)
+
+    def kernel(start, stop, out):
+        out[start:stop] += 1
+
+    chunks.run_in_chunks(kernel, 1000, seen, weights=np.arange(1000))  # uneven work: uneven chunks
+    np.testing.assert_array_equal(seen, 1)
