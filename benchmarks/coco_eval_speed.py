@@ -7,8 +7,10 @@ scored detections with RLE masks, mostly shifted copies of that image's ground t
 scores falling with the shift), the rest other images' masks as false positives. Each evaluator starts from
 the same parsed JSON (deep copies, made outside the timing, since pycocotools' ``loadRes`` edits its input)
 and is timed from there to its 12 stats: ground-truth indexing, polygon rasterisation, results loading,
-IoU, matching, accumulation, summary. The median of ``--repeats`` runs is reported (pycocotools runs once
-unless ``--reference-repeats`` says otherwise).
+IoU, matching, accumulation, summary. ``--repeats`` rounds each run every evaluator once, interleaved, so a
+drift in the machine's speed hits all of them; the speed-up is the median of the rounds' ratios. instaseg's
+one-off cost per process (importing numba and loading its compiled kernels) is measured apart, in a fresh
+process, and printed last.
 
     uv run --group bench python benchmarks/coco_eval_speed.py
     uv run --group bench python benchmarks/coco_eval_speed.py --categories 80    # COCO's class count
@@ -22,9 +24,12 @@ from __future__ import annotations
 import argparse
 import contextlib
 import copy
+import gc
 import io
 import json
+import os
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -41,8 +46,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--data", type=Path, default=DEFAULT_BENCH_DIR, help="bench preset folder")
     parser.add_argument("--per-image", type=int, default=100, help="detections per image")
     parser.add_argument("--iou-types", nargs="+", default=["segm", "bbox"], choices=["segm", "bbox"])
-    parser.add_argument("--repeats", type=int, default=3, help="runs of instaseg and faster-coco-eval")
-    parser.add_argument("--reference-repeats", type=int, default=1, help="runs of pycocotools (slow)")
+    parser.add_argument("--repeats", type=int, default=3, help="rounds, each running every evaluator once")
     parser.add_argument("--cache", type=Path, default=REPO_ROOT / "runs" / "bench_eval")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--categories", type=int, default=0,
@@ -156,49 +160,73 @@ def run_faster_coco_eval(ground_truth: dict, results: list[dict], iou_type: str)
     return np.array(evaluation.stats[:12])
 
 
-def timed(function, ground_truth: dict, results: list[dict], iou_type: str, repeats: int
-          ) -> tuple[float, np.ndarray]:
-    times, stats = [], None
-    for _ in range(repeats):
-        gt_copy, results_copy = copy.deepcopy(ground_truth), copy.deepcopy(results)
-        started = time.perf_counter()
-        stats = function(gt_copy, results_copy, iou_type)
-        times.append(time.perf_counter() - started)
-    return statistics.median(times), stats
+def timed_once(function, ground_truth: dict, results: list[dict], iou_type: str) -> tuple[float, np.ndarray]:
+    gt_copy, results_copy = copy.deepcopy(ground_truth), copy.deepcopy(results)
+    gc.collect()  # the copies' garbage is the harness's: collect it before, not during, the timing
+    started = time.perf_counter()
+    stats = function(gt_copy, results_copy, iou_type)
+    return time.perf_counter() - started, stats
+
+
+def startup_seconds() -> float:
+    """What a fresh process pays once before its first evaluation: importing the evaluator (numba included)
+    and loading its compiled kernels from numba's cache (the very first run after installing also compiles
+    them, a few seconds more)."""
+    code = ("import time; started = time.perf_counter(); from instaseg.evaluation.coco import evaluate_coco; "
+            "gt = {'images': [{'id': 1, 'height': 4, 'width': 4}], 'categories': [{'id': 1}], 'annotations': "
+            "[{'id': 1, 'image_id': 1, 'category_id': 1, 'area': 4, 'bbox': [0, 0, 2, 2], "
+            "'segmentation': [[0, 0, 2, 0, 2, 2, 0, 2]]}]}; "
+            "results = [{'image_id': 1, 'category_id': 1, 'score': 1.0, 'bbox': [0, 0, 2, 2], "
+            "'segmentation': {'size': [4, 4], 'counts': '02208'}}]; "
+            "[evaluate_coco(gt, results, t) for t in ('segm', 'bbox')]; print(time.perf_counter() - started)")
+    environment = {**os.environ, "PYTHONPATH": str(REPO_ROOT / "src")}
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, env=environment)  # fills the cache
+    output = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True, env=environment)
+    return float(output.stdout.strip())
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    evaluators = [("pycocotools", run_pycocotools), ("instaseg", run_instaseg)]
     try:
         import faster_coco_eval  # noqa: F401
-        peers = [("faster-coco-eval", run_faster_coco_eval, args.repeats)]
+        evaluators.append(("faster-coco-eval", run_faster_coco_eval))
     except ImportError:
         print("faster-coco-eval is not installed (uv run --group bench ...): timing the others only")
-        peers = []
     ground_truth, results = load_inputs(args)
     # Imports happen before the clocks start: each evaluator is timed on its work, not on loading Python.
     import pycocotools.cocoeval  # noqa: F401
 
-    import instaseg.evaluation.coco  # noqa: F401
+    from instaseg.evaluation.coco import evaluate_coco
+    evaluate_coco(ground_truth, results[:100], "segm")  # loads the compiled kernels (see startup_seconds)
     warn_if_busy()
     print(f"{len(ground_truth['images'])} images, {len(ground_truth['categories'])} classes, "
           f"{len(ground_truth['annotations'])} ground-truth instances, "
           f"{len(results)} detections ({len(results) / len(ground_truth['images']):.0f} per image)", flush=True)
     rows = []
     for iou_type in args.iou_types:
-        reference_time, reference = timed(run_pycocotools, ground_truth, results, iou_type, args.reference_repeats)
-        rows.append({"iou type": iou_type, "evaluator": "pycocotools", "seconds": reference_time,
-                     "speed-up": 1.0, "max |stat diff|": 0.0})
-        for name, function, repeats in [("instaseg", run_instaseg, args.repeats)] + peers:
-            seconds, stats = timed(function, ground_truth, results, iou_type, repeats)
-            difference = float(np.abs(stats - reference).max())
-            rows.append({"iou type": iou_type, "evaluator": name, "seconds": seconds,
-                         "speed-up": reference_time / seconds, "max |stat diff|": difference})
-        print(f"{iou_type}: pycocotools stats " + " ".join(f"{v:.4f}" for v in reference), flush=True)
+        # Rounds interleave the evaluators, so a change in the machine's speed affects them all alike; the
+        # speed-up is the median of the rounds' ratios.
+        times: dict[str, list[float]] = {name: [] for name, _ in evaluators}
+        stats: dict[str, np.ndarray] = {}
+        for round_index in range(args.repeats):
+            for name, function in evaluators:
+                seconds, stats[name] = timed_once(function, ground_truth, results, iou_type)
+                times[name].append(seconds)
+            print(f"  {iou_type} round {round_index + 1}: " + ", ".join(f"{name} {times[name][-1]:.2f} s"
+                                                                     for name, _ in evaluators), flush=True)
+        reference = times["pycocotools"]
+        for name, _ in evaluators:
+            rows.append({"iou type": iou_type, "evaluator": name, "seconds": statistics.median(times[name]),
+                         "speed-up": statistics.median(r / t for r, t in zip(reference, times[name])),
+                         "max |stat diff|": float(np.abs(stats[name] - stats["pycocotools"]).max())})
+        print(f"{iou_type}: pycocotools stats " + " ".join(f"{v:.4f}" for v in stats["pycocotools"]), flush=True)
     print()
     print(format_table(rows, (("iou type", "IoU type", "s"), ("evaluator", "evaluator", "s"),
-                              ("seconds", "seconds", ".2f"), ("speed-up", "x pycocotools", ".1f"),
+                              ("seconds", "median s", ".2f"), ("speed-up", "x pycocotools", ".1f"),
                               ("max |stat diff|", "max |stat - pycocotools|", ".1e"))))
+    print(f"\ninstaseg's one-off start-up in a fresh process (import, compiled kernels from cache): "
+          f"{startup_seconds():.2f} s")
     return 0
 
 

@@ -117,6 +117,7 @@ def test_box_evaluation_matches_pycocotools():
     ({"image_id": 1.5}, "record 1, field 'image_id' must be an integer"),
     ({"segmentation": {"size": [5, 5], "counts": "00"}}, "record 1, field 'segmentation': RLE size [5, 5]"),
     ({"segmentation": 7}, "record 1, field 'segmentation' is not an RLE or polygon list"),
+    ({"segmentation": {"size": [10, 20], "counts": 7}}, "record 1, field 'segmentation' is not an RLE or polygon"),
     ({"segmentation": {"size": [10, 20], "counts": "0~"}}, "record 1, field 'segmentation': the RLE has characters "
                                                            "outside the RLE alphabet"),
     ({"segmentation": {"size": [10, 20], "counts": "0P"}}, "record 1, field 'segmentation': the RLE ends in the "
@@ -132,6 +133,17 @@ def test_bad_results_name_the_record_and_field(change, message):
     with pytest.raises(EvaluationInputError, match=None) as error:
         evaluate_coco(ground_truth, results, "segm", results_name="preds.json")
     assert str(error.value).startswith("preds.json: ") and message in str(error.value)
+
+
+def test_uncompressed_rle_results_score_as_their_compressed_form():
+    from instaseg.structures.masks import rle_to_uncompressed
+
+    ground_truth = _dataset([{"rect": _rect(10, 20, 0, 10, 0, 10)}, {"rect": _rect(10, 20, 2, 6, 12, 18)}])
+    results = [_result(_rect(10, 20, 0, 9, 0, 10), 0.9), _result(_rect(10, 20, 2, 6, 11, 18), 0.7)]
+    compressed = evaluate_coco(ground_truth, results, "segm").stats
+    results[1] = {**results[1], "segmentation": rle_to_uncompressed(results[1]["segmentation"])}
+    assert isinstance(results[1]["segmentation"]["counts"], list)
+    assert evaluate_coco(ground_truth, results, "segm").stats == compressed
 
 
 def test_a_malformed_ground_truth_rle_names_the_annotation():

@@ -102,17 +102,13 @@ def match_detections(inputs: EvaluationInputs, iou_type: str, params: EvalParams
     gt_ignore = gt.ignore[gt_order][None, :] | (gt_area[None, :] < ranges[:, :1]) | (gt_area[None, :] > ranges[:, 1:])
     ious = _group_ious(groups, dt, gt, dt_order, gt_order, iou_type)
     matches = match_groups(groups, ious, gt_ignore, gt_crowd, params.iou_thresholds, len(dt_order))
-    matched = matches.gt_position >= 0  # (N, A, T)
-    area_index = np.arange(len(ranges))[None, :, None]
-    with_none = np.concatenate([gt_ignore, np.zeros((len(ranges), 1), dtype=bool)], axis=1)  # -1: no match
-    ignored = with_none[area_index, matches.gt_position]
     # Unmatched detections outside an area range do not count in it.
     area = dt.area[dt_order]
     outside = (area[:, None] < ranges[None, :, 0]) | (area[:, None] > ranges[None, :, 1])  # (N, A)
-    ignored |= ~matched & outside[:, :, None]
+    matched, ignored = matches.matched, matches.matched_ignored | (~matches.matched & outside[:, :, None])
     # The true positives at the loosest threshold, all areas: their IoUs (for the histogram) and rows.
     true_positive = matched[:, 0, 0] & ~ignored[:, 0, 0]
-    pairs = np.stack([dt_order[true_positive], gt_order[matches.gt_position[true_positive, 0, 0]]], axis=1)
+    pairs = np.stack([dt_order[true_positive], gt_order[matches.gt_position[true_positive]]], axis=1)
     kept = MatchedDetections(row=dt_order, category_index=dt.category_index[dt_order],
                              image_index=dt.image_index[dt_order], rank=rank, score=dt.score[dt_order],
                              matched=matched, ignored=ignored)

@@ -10,16 +10,18 @@ unknown categories and fails with an assertion on unknown images).
 
 from __future__ import annotations
 
+from concurrent.futures import Future
 from dataclasses import dataclass
 from itertools import chain
-from operator import itemgetter, methodcaller
-from typing import Any, Sequence
+from operator import itemgetter
+from typing import Any, Callable, Sequence
 
 import numpy as np
 from pycocotools import mask as mask_utils
 
 from instaseg.errors import InstasegError
-from instaseg.evaluation.coco.run_lengths import PROBLEMS, RunLengths, decode_counts, decode_rles
+from instaseg.evaluation.coco.run_lengths import (NOT_TEXT, PROBLEMS, RunLengths, decode_counts,
+                                                   decode_counts_in_background, decode_rles)
 
 IOU_TYPES = ("segm", "bbox", "boundary")  # boundary: min(mask IoU, Boundary IoU), see evaluation.boundary
 
@@ -84,11 +86,12 @@ def prepare_inputs(ground_truth: dict[str, Any], results: Sequence[dict[str, Any
         unknown = [int(i) for i in evaluated if int(i) not in images]
         if unknown:
             raise EvaluationInputError(f"images to evaluate not in the ground truth: {unknown[:5]}")
-    return EvaluationInputs(
-        image_ids=evaluated, category_ids=category_ids,
-        category_names=[str(c.get("name", c["id"])) for c in categories],
-        ground_truth=_ground_truth(ground_truth["annotations"], images, evaluated, category_ids, iou_type),
-        detections=_detections(results, images, evaluated, category_ids, iou_type, results_name))
+    # The detections' masks decode on other threads while the ground truth is prepared here.
+    finish_detections = _detections(results, images, evaluated, category_ids, iou_type, results_name)
+    prepared_ground_truth = _ground_truth(ground_truth["annotations"], images, evaluated, category_ids, iou_type)
+    return EvaluationInputs(image_ids=evaluated, category_ids=category_ids,
+                            category_names=[str(c.get("name", c["id"])) for c in categories],
+                            ground_truth=prepared_ground_truth, detections=finish_detections())
 
 
 def _index_of(values: np.ndarray, sorted_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -142,14 +145,16 @@ def _ground_truth_rle(annotation: dict, image: dict) -> dict:
 
 
 def _detections(results: Sequence[dict], images: dict[int, dict], evaluated: np.ndarray, category_ids: np.ndarray,
-                iou_type: str, source: str) -> Annotations:
+                iou_type: str, source: str) -> Callable[[], Annotations]:
+    """Check and flatten the results; their masks are left decoding in the background, and the returned
+    function waits for them (raising for malformed ones) and gives the ``Annotations``."""
     boxes_given = bool(results) and _has_box(results[0])  # loadRes decides from the first result
-    geometry_field = "bbox" if iou_type == "bbox" and boxes_given else "segmentation"
-    fields = ("image_id", "category_id", "score", geometry_field)
-    columns = _columns(results, fields, source)
-    image_ids = _numbers(columns[0], "image_id", source, integer=True)
-    category_ids_of = _numbers(columns[1], "category_id", source, integer=True)
-    scores = _numbers(columns[2], "score", source)
+    needs_masks = iou_type != "bbox" or not boxes_given  # boxes of box-less results come from their masks
+    fields = ("image_id", "category_id", "score") + ("bbox",) * boxes_given + ("segmentation",) * needs_masks
+    columns = dict(zip(fields, _columns(results, fields, source)))
+    image_ids = _numbers(columns["image_id"], "image_id", source, integer=True)
+    category_ids_of = _numbers(columns["category_id"], "category_id", source, integer=True)
+    scores = _numbers(columns["score"], "score", source)
     for index in np.flatnonzero(~np.isin(image_ids, np.array(sorted(images), dtype=np.int64))):
         raise EvaluationInputError(f"{_where(source, int(index), 'image_id')}: image {int(image_ids[index])} is not "
                                    "in the ground truth")
@@ -160,26 +165,38 @@ def _detections(results: Sequence[dict], images: dict[int, dict], evaluated: np.
     category_index, _ = _index_of(category_ids_of, category_ids)
     keep = np.flatnonzero(in_evaluated)
     every = len(keep) == len(results)
-    boxes, runs = None, None
+    boxes = None
     if boxes_given:
-        given = columns[3] if geometry_field == "bbox" else list(map(methodcaller("get", "bbox"), results))
-        boxes = _boxes(given if every else [given[i] for i in keep], keep, source)
-    if iou_type == "bbox" and boxes_given:
-        geometry, area = boxes, boxes[:, 2] * boxes[:, 3]
-    else:
-        masks = columns[3] if every else [columns[3][i] for i in keep]
-        masks, counts, sizes = _result_rles(masks, results, keep, image_ids, images, source)
-        runs = decode_counts(counts, sizes)
+        boxes = _boxes(columns["bbox"] if every else [columns["bbox"][i] for i in keep], keep, source)
+
+    def annotations(geometry: list | np.ndarray, area: np.ndarray, runs: RunLengths | None) -> Annotations:
+        return Annotations(image_index=image_index[keep], category_index=category_index[keep],
+                           area=np.asarray(area, dtype=np.float64).reshape(-1), crowd=np.zeros(len(keep), dtype=bool),
+                           ignore=np.zeros(len(keep), dtype=bool), score=scores[keep], geometry=geometry, runs=runs)
+
+    if not needs_masks:
+        return lambda: annotations(boxes, boxes[:, 2] * boxes[:, 3], None)
+    masks = columns["segmentation"] if every else [columns["segmentation"][i] for i in keep]
+    image_sizes = np.array([[images[i]["height"], images[i]["width"]] for i in evaluated.tolist()],
+                           dtype=np.int64).reshape(-1, 2)[image_index[keep]]
+    decoding = _result_masks(masks, image_sizes)
+
+    def finish() -> Annotations:
+        runs = decoding.result() if decoding is not None else None
+        rles = masks
+        if runs is None or (runs.problem == NOT_TEXT).any():  # record by record, converting what can be
+            rles = [_result_rle(results[i], images[int(image_ids[i])], source, int(i)) for i in keep]
+            runs = decode_counts([m["counts"] for m in rles], image_sizes)
         for index in np.flatnonzero(runs.problem):
             raise EvaluationInputError(f"{_where(source, int(keep[index]), 'segmentation')}: the RLE "
                                        f"{PROBLEMS[int(runs.problem[index])]}")
         area = boxes[:, 2] * boxes[:, 3] if boxes_given else runs.areas
         # Results without boxes get their masks' boxes, as loadRes derives them (toBbox).
-        geometry = masks if iou_type != "bbox" else runs.boxes()
-    return Annotations(image_index=image_index[keep], category_index=category_index[keep],
-                       area=np.asarray(area, dtype=np.float64).reshape(-1), crowd=np.zeros(len(keep), dtype=bool),
-                       ignore=np.zeros(len(keep), dtype=bool), score=scores[keep], geometry=geometry,
-                       runs=runs if iou_type != "bbox" else None)
+        if iou_type == "bbox":
+            return annotations(runs.boxes(), area, None)
+        return annotations(rles, area, runs)
+
+    return finish
 
 
 def _columns(results: Sequence[dict], fields: tuple[str, ...], source: str) -> list[list]:
@@ -240,26 +257,18 @@ def _boxes(boxes: Sequence, keep: np.ndarray, source: str) -> np.ndarray:
     raise AssertionError("unreachable: some box was malformed")
 
 
-def _result_rles(masks: list, results: Sequence[dict], keep: np.ndarray, image_ids: np.ndarray,
-                 images: dict[int, dict], source: str) -> tuple[list[dict], list, np.ndarray]:
-    """The kept results' masks (``masks``) as compressed RLE, with their counts strings and (N, 2) sizes (each
-    its image's). Fast path: every mask already is one, and the sizes are checked against the images all at
-    once; otherwise record by record (with conversions and errors)."""
-    known = np.array(sorted(images), dtype=np.int64)
-    image_sizes = np.array([[images[i]["height"], images[i]["width"]] for i in known.tolist()],
-                           dtype=np.int64).reshape(-1, 2)[np.searchsorted(known, image_ids[keep])]
-    if masks:
-        try:
-            counts = list(map(itemgetter("counts"), masks))
-            sizes = np.fromiter(chain.from_iterable(map(itemgetter("size"), masks)), dtype=np.int64,
-                                count=2 * len(masks)).reshape(-1, 2)
-        except (KeyError, TypeError, ValueError):
-            counts, sizes = [], None
-        if (sizes is not None and set(map(type, counts)) <= {str, bytes} and set(map(type, masks)) == {dict}
-                and np.array_equal(sizes, image_sizes)):
-            return masks, counts, image_sizes
-    masks = [_result_rle(results[i], images[int(image_ids[i])], source, int(i)) for i in keep]
-    return masks, [m["counts"] for m in masks], image_sizes
+def _result_masks(masks: list, image_sizes: np.ndarray) -> Future | None:
+    """The decoding (in the background) of the kept results' masks, when every one already is a compressed
+    RLE of its image's size (``image_sizes``, (N, 2)), checked all at once; None otherwise."""
+    if not masks:
+        return None
+    try:
+        counts = list(map(itemgetter("counts"), masks))
+        sizes = np.fromiter(chain.from_iterable(map(itemgetter("size"), masks)), dtype=np.int64,
+                            count=2 * len(masks)).reshape(-1, 2)
+    except (KeyError, TypeError, ValueError):
+        return None
+    return decode_counts_in_background(counts, image_sizes) if np.array_equal(sizes, image_sizes) else None
 
 
 def _result_rle(result: dict, image: dict, source: str, index: int) -> dict:

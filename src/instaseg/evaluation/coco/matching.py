@@ -65,13 +65,14 @@ class Groups:
 
 @dataclass
 class GroupMatches:
-    """Per detection position (all positions, grouped or not): the ground-truth position it matched in each
-    area range and at each IoU threshold, (N, A, T), -1 for none; and at area 0, threshold 0 the IoU of that
-    match (0 if none), (N,)."""
+    """Per detection position (all positions, grouped or not), in each area range and at each IoU threshold,
+    (N, A, T): whether it matched, and whether what it matched is ignored there (crowd, or outside the area
+    range). At area 0, threshold 0: the ground-truth position it matched (-1 for none) and the IoU (0), (N,)."""
 
+    matched: np.ndarray
+    matched_ignored: np.ndarray
     gt_position: np.ndarray
     iou: np.ndarray
-
 
 
 def match_groups(groups: Groups, ious: np.ndarray, gt_ignore: np.ndarray, gt_crowd: np.ndarray,
@@ -85,17 +86,19 @@ def match_groups(groups: Groups, ious: np.ndarray, gt_ignore: np.ndarray, gt_cro
         num_detections: how many detection positions there are (grouped or not).
     """
     thresholds = np.minimum(iou_thresholds, 1 - 1e-10)  # as pycocotools: an IoU of 1 still matches at 1.0
-    gt_position = np.full((num_detections, gt_ignore.shape[0], len(thresholds)), -1, dtype=np.int32)
-    matched_iou = np.zeros(num_detections)
+    shape = (num_detections, gt_ignore.shape[0], len(thresholds))
+    matches = GroupMatches(matched=np.zeros(shape, dtype=bool), matched_ignored=np.zeros(shape, dtype=bool),
+                           gt_position=np.full(num_detections, -1, dtype=np.int64), iou=np.zeros(num_detections))
     run_in_chunks(_match, len(groups), groups.dt_start, groups.dt_count, groups.gt_start, groups.gt_count,
                   groups.iou_offset, ious, np.ascontiguousarray(gt_ignore, dtype=np.bool_), gt_crowd.astype(np.bool_),
-                  thresholds, gt_position, matched_iou, weights=groups.dt_count * groups.gt_count)
-    return GroupMatches(gt_position=gt_position, iou=matched_iou)
+                  thresholds, matches.matched, matches.matched_ignored, matches.gt_position, matches.iou,
+                  weights=groups.dt_count * groups.gt_count)
+    return matches
 
 
 @numba.njit(cache=True, nogil=True)
 def _match(start, stop, dt_start, dt_count, gt_start, gt_count, iou_offset, ious, gt_ignore, gt_crowd, thresholds,
-           gt_position, matched_iou):  # pragma: no cover - compiled
+           matched, matched_ignored, first_gt_position, first_iou):  # pragma: no cover - compiled
     width = gt_count[start:stop].max() if stop > start else 0
     order = np.empty(width, dtype=np.int64)
     taken = np.empty(width, dtype=np.bool_)
@@ -128,6 +131,8 @@ def _match(start, stop, dt_start, dt_count, gt_start, gt_count, iou_offset, ious
                     if chosen == -1:
                         continue
                     taken[chosen] = True
-                    gt_position[first_dt + d, area, t] = first_gt + chosen
+                    matched[first_dt + d, area, t] = True
+                    matched_ignored[first_dt + d, area, t] = ignore[chosen]
                     if area == 0 and t == 0:
-                        matched_iou[first_dt + d] = best
+                        first_gt_position[first_dt + d] = first_gt + chosen
+                        first_iou[first_dt + d] = best

@@ -10,6 +10,7 @@ their cumulative ends, so a mask's foreground is a sorted list of pixel interval
 
 from __future__ import annotations
 
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -20,7 +21,9 @@ from instaseg.evaluation.coco.chunks import run_in_chunks
 
 # Why a string could not be decoded (``RunLengths.problem``), by code.
 PROBLEMS = {1: "has characters outside the RLE alphabet ('0' to 'o')", 2: "ends in the middle of a count",
-            3: "decodes to a negative run length", 4: "has run lengths that do not add up to height x width"}
+            3: "decodes to a negative run length", 4: "has run lengths that do not add up to height x width",
+            5: "counts are not a string"}
+NOT_TEXT = 5
 
 
 @dataclass
@@ -53,19 +56,45 @@ def decode_rles(rles: Sequence[dict]) -> RunLengths:
     return decode_counts([rle["counts"] for rle in rles], sizes)
 
 
-def decode_counts(counts: Sequence[str | bytes], sizes: np.ndarray) -> RunLengths:
-    """As ``decode_rles`` for the masks' ``counts`` strings and (N, 2) [h, w] sizes."""
+def decode_counts(counts: Sequence, sizes: np.ndarray) -> RunLengths:
+    """As ``decode_rles`` for the masks' ``counts`` (strings expected) and (N, 2) [h, w] sizes."""
+    return _decode_packed(*_pack(counts, sizes))
+
+
+def decode_counts_in_background(counts: Sequence, sizes: np.ndarray) -> Future:
+    """``decode_counts`` whose compiled passes (which release the GIL) run on a background thread, so the
+    caller's Python work overlaps them; the future's result is the ``RunLengths``."""
+    packed = _pack(counts, sizes)  # Python work: on the calling thread, not fighting it for the GIL
+    pool = ThreadPoolExecutor(1)
+    future = pool.submit(_decode_packed, *packed)
+    pool.shutdown(wait=False)  # the thread ends once the decode is done
+    return future
+
+
+def _pack(counts: Sequence, sizes: np.ndarray) -> tuple:
+    """The strings as one byte buffer with their end offsets, the sizes, and which counts were not text."""
+    not_text = None
     try:
         text = "".join(counts).encode("ascii")
-    except TypeError:  # some counts are bytes
-        text = b"".join(c if isinstance(c, bytes) else c.encode("ascii", "replace") for c in counts)
     except UnicodeEncodeError:
         text = "".join(counts).encode("ascii", "replace")  # '?' is outside the alphabet: flagged as code 1
+    except TypeError:  # bytes (as pycocotools makes them), mixed, or not text at all (flagged as code 5)
+        try:
+            text = b"".join(counts)
+        except TypeError:
+            not_text = np.array([not isinstance(c, (str, bytes)) for c in counts], dtype=bool)
+            counts = [c if isinstance(c, bytes) else c.encode("ascii", "replace") if isinstance(c, str) else b""
+                      for c in counts]
+            text = b"".join(counts)
     string_ends = np.cumsum(np.fromiter(map(len, counts), dtype=np.int64, count=len(counts)))
     heights, widths = np.ascontiguousarray(sizes[:, 0]), np.ascontiguousarray(sizes[:, 1])
+    return np.frombuffer(text, dtype=np.uint8), string_ends, heights, widths, not_text
+
+
+def _decode_packed(buffer: np.ndarray, string_ends: np.ndarray, heights: np.ndarray, widths: np.ndarray,
+                   not_text: np.ndarray | None) -> RunLengths:
+    count = len(string_ends)
     pixels = heights * widths
-    buffer = np.frombuffer(text, dtype=np.uint8)
-    count = len(counts)
     string_lengths = np.diff(string_ends, prepend=0)
     # A count ends at each character without the continuation bit: size the output first.
     values = np.zeros(count + 1, dtype=np.int64)
@@ -76,6 +105,8 @@ def decode_counts(counts: Sequence[str | bytes], sizes: np.ndarray) -> RunLength
     areas, problem = np.zeros(count, dtype=np.int64), np.zeros(count, dtype=np.int8)
     run_in_chunks(_decode, count, buffer, string_ends, pixels, offsets, run_ends, areas, problem,
                   weights=string_lengths)
+    if not_text is not None:
+        problem[not_text] = NOT_TEXT
     return RunLengths(ends=run_ends, offsets=offsets, heights=heights, widths=widths, areas=areas, problem=problem)
 
 
