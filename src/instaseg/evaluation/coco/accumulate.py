@@ -10,6 +10,7 @@ import numba
 import numpy as np
 
 from instaseg.evaluation.coco.chunks import run_in_chunks
+from instaseg.evaluation.coco.ordering import order_by_key_then_score
 
 from instaseg.evaluation.coco.params import STAT_NAMES, EvalParams
 
@@ -52,11 +53,9 @@ def accumulate(detections: MatchedDetections, counted_ground_truth: np.ndarray, 
     shape = (num_thresholds, num_points, num_categories, num_areas, len(params.max_detections))
     precision, scores = -np.ones(shape), -np.ones(shape)
     recall = -np.ones((num_thresholds, num_categories, num_areas, len(params.max_detections)))
-    # pycocotools concatenates images in id order, each in rank order, then sorts stably by score: from rows
-    # already in (image, category, rank) order, two stable sorts (by score, then by category) give that.
-    order = np.argsort(-detections.score, kind="stable")
-    order = order[np.argsort(detections.category_index[order], kind="stable")]
-    category_start = np.searchsorted(detections.category_index[order], np.arange(num_categories + 1))
+    # pycocotools concatenates images in id order, each in rank order, then sorts stably by score: rows are
+    # already in (image, category, rank) order, so by category, then score, ties kept, gives that.
+    order, category_start = order_by_key_then_score(detections.category_index, num_categories, detections.score)
     counts = ~detections.ignored  # (N, A, T) whether each detection counts, and if so whether it is a hit
     hits = detections.matched & counts
     run_in_chunks(_accumulate, num_categories, order, category_start, detections.rank, detections.score,

@@ -17,6 +17,7 @@ from instaseg.evaluation.coco.accumulate import MatchedDetections, Tables, accum
 from instaseg.evaluation.coco.inputs import Annotations, EvaluationInputs, prepare_inputs
 from instaseg.evaluation.coco.group_ious import box_group_ious, mask_group_ious
 from instaseg.evaluation.coco.matching import Groups, match_groups
+from instaseg.evaluation.coco.ordering import order_by_key_then_score
 from instaseg.evaluation.coco.run_lengths import RunLengths, decode_rles
 from instaseg.evaluation.coco.params import EvalParams
 
@@ -80,11 +81,9 @@ def match_detections(inputs: EvaluationInputs, iou_type: str, params: EvalParams
     num_categories = len(inputs.category_ids)
     # Detections: by group, best score first, ties in input order (pycocotools' stable sort); keep the limit.
     dt_key = dt.image_index * num_categories + dt.category_index
-    dt_order = np.argsort(-dt.score, kind="stable")
-    dt_order = dt_order[np.argsort(dt_key[dt_order], kind="stable")]
+    dt_order, key_start = order_by_key_then_score(dt_key, len(inputs.image_ids) * num_categories, dt.score)
     dt_sorted_key = dt_key[dt_order]
-    group_start = np.searchsorted(dt_sorted_key, dt_sorted_key, side="left")
-    rank = np.arange(len(dt_order)) - group_start
+    rank = np.arange(len(dt_order)) - key_start[dt_sorted_key]
     keep = rank < params.max_detections[-1]
     dt_order, dt_sorted_key, rank = dt_order[keep], dt_sorted_key[keep], rank[keep]
     # Ground truth: by group, in annotation order.

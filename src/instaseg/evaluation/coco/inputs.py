@@ -146,12 +146,13 @@ def _ground_truth_rle(annotation: dict, image: dict) -> dict:
 
 def _detections(results: Sequence[dict], images: dict[int, dict], evaluated: np.ndarray, category_ids: np.ndarray,
                 iou_type: str, source: str) -> Callable[[], Annotations]:
-    """Check and flatten the results; their masks are left decoding in the background, and the returned
-    function waits for them (raising for malformed ones) and gives the ``Annotations``."""
+    """Check and flatten the results. Their masks start decoding in the background as soon as they are read;
+    the returned function waits for them (raising for malformed ones) and gives the ``Annotations``."""
     boxes_given = bool(results) and _has_box(results[0])  # loadRes decides from the first result
     needs_masks = iou_type != "bbox" or not boxes_given  # boxes of box-less results come from their masks
     fields = ("image_id", "category_id", "score") + ("bbox",) * boxes_given + ("segmentation",) * needs_masks
     columns = dict(zip(fields, _columns(results, fields, source)))
+    decoding = _start_decoding(columns["segmentation"]) if needs_masks else None
     image_ids = _numbers(columns["image_id"], "image_id", source, integer=True)
     category_ids_of = _numbers(columns["category_id"], "category_id", source, integer=True)
     scores = _numbers(columns["score"], "score", source)
@@ -176,17 +177,21 @@ def _detections(results: Sequence[dict], images: dict[int, dict], evaluated: np.
 
     if not needs_masks:
         return lambda: annotations(boxes, boxes[:, 2] * boxes[:, 3], None)
-    masks = columns["segmentation"] if every else [columns["segmentation"][i] for i in keep]
-    image_sizes = np.array([[images[i]["height"], images[i]["width"]] for i in evaluated.tolist()],
-                           dtype=np.int64).reshape(-1, 2)[image_index[keep]]
-    decoding = _result_masks(masks, image_sizes)
 
     def finish() -> Annotations:
-        runs = decoding.result() if decoding is not None else None
-        rles = masks
-        if runs is None or (runs.problem == NOT_TEXT).any():  # record by record, converting what can be
-            rles = [_result_rle(results[i], images[int(image_ids[i])], source, int(i)) for i in keep]
-            runs = decode_counts([m["counts"] for m in rles], image_sizes)
+        image_sizes = np.array([[images[i]["height"], images[i]["width"]] for i in evaluated.tolist()],
+                               dtype=np.int64).reshape(-1, 2)[image_index[keep]]
+        masks = columns["segmentation"] if every else [columns["segmentation"][i] for i in keep]
+        runs = None
+        if decoding is not None:
+            sizes, pending = decoding
+            runs = pending.result()
+            runs = runs if every else runs.take(keep)
+            if not np.array_equal(sizes[keep], image_sizes) or (runs.problem == NOT_TEXT).any():
+                runs = None
+        if runs is None:  # record by record, converting what can be and naming what cannot
+            masks = [_result_rle(results[i], images[int(image_ids[i])], source, int(i)) for i in keep]
+            runs = decode_counts([m["counts"] for m in masks], image_sizes)
         for index in np.flatnonzero(runs.problem):
             raise EvaluationInputError(f"{_where(source, int(keep[index]), 'segmentation')}: the RLE "
                                        f"{PROBLEMS[int(runs.problem[index])]}")
@@ -194,7 +199,7 @@ def _detections(results: Sequence[dict], images: dict[int, dict], evaluated: np.
         # Results without boxes get their masks' boxes, as loadRes derives them (toBbox).
         if iou_type == "bbox":
             return annotations(runs.boxes(), area, None)
-        return annotations(rles, area, runs)
+        return annotations(masks, area, runs)
 
     return finish
 
@@ -257,9 +262,9 @@ def _boxes(boxes: Sequence, keep: np.ndarray, source: str) -> np.ndarray:
     raise AssertionError("unreachable: some box was malformed")
 
 
-def _result_masks(masks: list, image_sizes: np.ndarray) -> Future | None:
-    """The decoding (in the background) of the kept results' masks, when every one already is a compressed
-    RLE of its image's size (``image_sizes``, (N, 2)), checked all at once; None otherwise."""
+def _start_decoding(masks: list) -> tuple[np.ndarray, Future] | None:
+    """When every mask is an RLE dict: their declared (N, 2) sizes, and their decoding (in the background, each
+    against its declared size; the caller checks those against the images). None otherwise."""
     if not masks:
         return None
     try:
@@ -268,7 +273,7 @@ def _result_masks(masks: list, image_sizes: np.ndarray) -> Future | None:
                             count=2 * len(masks)).reshape(-1, 2)
     except (KeyError, TypeError, ValueError):
         return None
-    return decode_counts_in_background(counts, image_sizes) if np.array_equal(sizes, image_sizes) else None
+    return sizes, decode_counts_in_background(counts, sizes)
 
 
 def _result_rle(result: dict, image: dict, source: str, index: int) -> dict:

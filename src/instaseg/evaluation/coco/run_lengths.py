@@ -42,6 +42,14 @@ class RunLengths:
     def __len__(self) -> int:
         return len(self.heights)
 
+    def take(self, rows: np.ndarray) -> RunLengths:
+        """The masks ``rows``, in that order."""
+        lengths = np.diff(self.offsets)[rows]
+        offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+        source = np.repeat(self.offsets[rows] - offsets[:-1], lengths) + np.arange(offsets[-1])
+        return RunLengths(ends=self.ends[source], offsets=offsets, heights=self.heights[rows],
+                          widths=self.widths[rows], areas=self.areas[rows], problem=self.problem[rows])
+
     def boxes(self) -> np.ndarray:
         """(N, 4) float64 x, y, width, height of each mask's foreground, as pycocotools' ``toBbox``."""
         boxes = np.zeros((len(self), 4), dtype=np.int64)
