@@ -7,6 +7,8 @@ crowd-aware) operation for operation, so the numbers they feed are the reference
 
 from __future__ import annotations
 
+import contextlib
+import gc
 from dataclasses import dataclass
 from typing import Any, Sequence
 
@@ -61,8 +63,9 @@ def evaluate_coco(ground_truth: dict[str, Any], results: Sequence[dict[str, Any]
         EvaluationInputError: results naming unknown images or categories, or malformed fields.
     """
     params = params or EvalParams()
-    inputs = prepare_inputs(ground_truth, results, iou_type, image_ids, results_name)
-    detections, matched_ious, pairs = match_detections(inputs, iou_type, params)
+    with _collector_paused():
+        inputs = prepare_inputs(ground_truth, results, iou_type, image_ids, results_name)
+        detections, matched_ious, pairs = match_detections(inputs, iou_type, params)
     counted = counted_ground_truth(inputs.ground_truth, len(inputs.category_ids), params)
     tables = accumulate(detections, counted, params)
     return COCOEvaluation(iou_type=iou_type, stats=summarize(tables, params), tables=tables,
@@ -71,6 +74,20 @@ def evaluate_coco(ground_truth: dict[str, Any], results: Sequence[dict[str, Any]
                           matched_pairs=pairs,
                           boundary_f1=_mean_boundary_f1(inputs, pairs) if iou_type == "boundary" else None,
                           inputs=inputs, detections=detections)
+
+
+@contextlib.contextmanager
+def _collector_paused():
+    """Python's cyclic garbage collector off while the inputs are read: the evaluation makes no reference
+    cycles, yet its allocations would trigger collections that walk every object the caller holds (measured:
+    about 0.1 s of a 0.35 s evaluation just after parsing 100,000 results)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def match_detections(inputs: EvaluationInputs, iou_type: str, params: EvalParams
