@@ -1,7 +1,9 @@
-"""COCO AP / AR identical to pycocotools, vectorised: inputs, matching, accumulation, the evaluator.
+"""COCO AP / AR identical to pycocotools: inputs, RLE decoding, IoU, matching, accumulation, the evaluator.
 
-``evaluate_coco`` needs only NumPy and pycocotools; the trainer-facing ``COCOEvaluator`` and the converter
-from ``Instances`` load torch, so they are imported on first use (``instaseg eval`` starts in a blink).
+The per-detection work runs as compiled kernels (numba) on every core; the first evaluation after
+installing compiles them (about 9 s here) into numba's cache, and later processes load them (about 0.5 s,
+plus about 1 s to import numba). ``evaluate_coco`` needs NumPy, numba and pycocotools; the trainer-facing
+``COCOEvaluator`` and the converter from ``Instances`` load torch, so they are imported on first use.
 """
 
 from instaseg.evaluation.coco.evaluator import COCOEvaluation, evaluate_coco

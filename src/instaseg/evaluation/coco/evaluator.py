@@ -1,4 +1,4 @@
-"""COCO AP / AR equal to pycocotools' COCOeval, with vectorised matching and accumulation.
+"""COCO AP / AR equal to pycocotools' COCOeval, with compiled IoU, matching and accumulation.
 
 ``evaluate_coco`` scores a COCO ground-truth dict against COCO results; ``COCOEvaluator`` wraps it in the
 reset / process / evaluate interface the trainer uses. IoUs follow pycocotools' C routines (RLE and box IoU,
