@@ -10,9 +10,8 @@ from tqdm import tqdm
 
 from instaseg.data.images import ImageReadError, read_image
 from instaseg.errors import InstasegError
-from instaseg.inference.predictor import Predictor
+from instaseg.inference.output_layout import IMAGES_FILE, MASKS_DIR, OVERLAYS_DIR, RESULTS_FILE
 from instaseg.inference.sources import SourceImage, expand_source
-from instaseg.inference.writers import IMAGES_FILE, MASKS_DIR, OVERLAYS_DIR, RESULTS_FILE, PredictionWriter
 from instaseg.utils.files import prepare_output_dir
 
 
@@ -35,6 +34,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from instaseg.inference.predictor import Predictor  # torch and the models: only when predicting
+    from instaseg.inference.writers import PredictionWriter
+
     if args.batch < 1:
         raise InstasegError(f"--batch must be at least 1; got {args.batch}")
     # Everything that can be refused is checked before the output folder is made, the quick checks first.

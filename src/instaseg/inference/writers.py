@@ -9,15 +9,14 @@ import numpy as np
 
 from instaseg.data.images import write_png
 from instaseg.evaluation.coco import instances_to_coco_results
+from instaseg.inference.output_layout import IMAGES_FILE, MASKS_DIR, OVERLAYS_DIR, RESULTS_FILE
 from instaseg.inference.sources import SourceImage
 from instaseg.structures.instances import Instances
 from instaseg.utils.files import atomic_write_json
 from instaseg.visualization.overlay import draw_instances
 
-RESULTS_FILE = "results.json"
-IMAGES_FILE = "images.json"
-MASKS_DIR = "masks"
-OVERLAYS_DIR = "overlays"
+__all__ = ["IMAGES_FILE", "MASKS_DIR", "OVERLAYS_DIR", "RESULTS_FILE", "PredictionWriter", "draw_predictions",
+           "instance_id_map"]
 
 
 def instance_id_map(instances: Instances) -> np.ndarray:
