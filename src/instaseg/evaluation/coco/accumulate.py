@@ -55,7 +55,8 @@ def accumulate(detections: MatchedDetections, counted_ground_truth: np.ndarray, 
     recall = -np.ones((num_thresholds, num_categories, num_areas, len(params.max_detections)))
     # pycocotools concatenates images in id order, each in rank order, then sorts stably by score: rows are
     # already in (image, category, rank) order, so by category, then score, ties kept, gives that.
-    order, category_start = order_by_key_then_score(detections.category_index, num_categories, detections.score)
+    order = order_by_key_then_score(detections.category_index, num_categories, detections.score)
+    category_start = np.searchsorted(detections.category_index[order], np.arange(num_categories + 1))
     counts = ~detections.ignored  # (N, A, T) whether each detection counts, and if so whether it is a hit
     hits = detections.matched & counts
     run_in_chunks(_accumulate, num_categories, order, category_start, detections.rank, detections.score,

@@ -98,9 +98,9 @@ def match_detections(inputs: EvaluationInputs, iou_type: str, params: EvalParams
     num_categories = len(inputs.category_ids)
     # Detections: by group, best score first, ties in input order (pycocotools' stable sort); keep the limit.
     dt_key = dt.image_index * num_categories + dt.category_index
-    dt_order, key_start = order_by_key_then_score(dt_key, len(inputs.image_ids) * num_categories, dt.score)
+    dt_order = order_by_key_then_score(dt_key, len(inputs.image_ids) * num_categories, dt.score)
     dt_sorted_key = dt_key[dt_order]
-    rank = np.arange(len(dt_order)) - key_start[dt_sorted_key]
+    rank = np.arange(len(dt_order)) - np.searchsorted(dt_sorted_key, dt_sorted_key, side="left")
     keep = rank < params.max_detections[-1]
     dt_order, dt_sorted_key, rank = dt_order[keep], dt_sorted_key[keep], rank[keep]
     # Ground truth: by group, in annotation order.
@@ -176,7 +176,8 @@ def _mean_boundary_f1(inputs: EvaluationInputs, pairs: np.ndarray) -> float | No
 def counted_ground_truth(gt: Annotations, num_categories: int, params: EvalParams) -> np.ndarray:
     """(K, A) ground truth that is neither ignored (crowd) nor outside the area range: recall's denominator."""
     ranges = np.array(params.area_ranges, dtype=np.float64)
-    inside = (gt.area[:, None] >= ranges[None, :, 0]) & (gt.area[:, None] <= ranges[None, :, 1])
+    # The negation of matching's "outside" test, as pycocotools writes it: a NaN area counts in every range.
+    inside = ~((gt.area[:, None] < ranges[None, :, 0]) | (gt.area[:, None] > ranges[None, :, 1]))
     counted = ~gt.ignore[:, None] & inside
     table = np.zeros((num_categories, len(ranges)), dtype=np.int64)
     np.add.at(table, gt.category_index, counted.astype(np.int64))

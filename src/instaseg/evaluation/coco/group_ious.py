@@ -29,8 +29,9 @@ def mask_group_ious(groups: Groups, dt: RunLengths, dt_rows: np.ndarray, gt: Run
     out = np.zeros(groups.iou_size)
     run_in_chunks(_mask_ious, len(groups), groups.dt_start, groups.dt_count, groups.gt_start, groups.gt_count,
                   groups.iou_offset, np.asarray(dt_rows, dtype=np.int64), np.asarray(gt_rows, dtype=np.int64),
-                  (dt.ends, dt.offsets, dt.heights, dt.widths, dt.areas),
-                  (gt.ends, gt.offsets, gt.heights, gt.widths, gt.areas), gt_crowd.astype(np.bool_), out,
+                  (dt.ends, dt.offsets, dt.heights, dt.widths, dt.areas, dt.empty_runs),
+                  (gt.ends, gt.offsets, gt.heights, gt.widths, gt.areas, gt.empty_runs), gt_crowd.astype(np.bool_),
+                  out,
                   weights=groups.dt_count * groups.gt_count)
     return out
 
@@ -48,8 +49,8 @@ def box_group_ious(groups: Groups, dt_boxes: np.ndarray, gt_boxes: np.ndarray, g
 @numba.njit(cache=True, nogil=True)
 def _mask_ious(start, stop, dt_start, dt_count, gt_start, gt_count, iou_offset, dt_rows, gt_rows, dt, gt, gt_crowd,
                out):  # pragma: no cover - compiled
-    dt_ends, dt_offsets, dt_heights, dt_widths, dt_areas = dt
-    gt_ends, gt_offsets, gt_heights, gt_widths, gt_areas = gt
+    dt_ends, dt_offsets, dt_heights, dt_widths, dt_areas, dt_empty_runs = dt
+    gt_ends, gt_offsets, gt_heights, gt_widths, gt_areas, gt_empty_runs = gt
     dt_box, gt_box = np.zeros(4, dtype=np.int64), np.zeros(4, dtype=np.int64)
     for group in range(start, stop):
         depth = dt_count[group]
@@ -73,10 +74,15 @@ def _mask_ious(start, stop, dt_start, dt_count, gt_start, gt_count, iou_offset, 
                 if len(first) < 2 or len(second) < 2 or (first[0] >= second[(len(second) & -2) - 1]
                                                          or second[0] >= first[(len(first) & -2) - 1]):
                     continue  # no foreground, or none in the same span of pixels
-                intersection = _intersection(first, second)
+                if dt_empty_runs[a] and gt_empty_runs[b]:  # only here can pycocotools' loop stop early
+                    intersection, union = _reference_overlap(first, second)
+                else:
+                    intersection = _intersection(first, second)
+                    union = dt_areas[a] + gt_areas[b] - intersection
                 if intersection == 0:
                     continue
-                union = dt_areas[a] if gt_crowd[gt_start[group] + g] else dt_areas[a] + gt_areas[b] - intersection
+                if gt_crowd[gt_start[group] + g]:
+                    union = dt_areas[a]
                 out[index] = intersection / union
 
 
@@ -95,6 +101,35 @@ def _intersection(first, second):  # pragma: no cover - compiled
         else:
             j += 2
     return total
+
+
+@numba.njit(cache=True, nogil=True)
+def _reference_overlap(first, second):  # pragma: no cover - compiled
+    """Intersection and union as pycocotools' ``rleIou`` loop counts them, run by run. When both masks reach
+    a run boundary at the same pixel and both next runs are empty, that loop stops there and leaves the rest
+    of both masks out; encoders never write empty runs after the first, but hand-made RLEs can."""
+    intersection = union = 0
+    remaining_a, remaining_b = first[0], second[0]
+    a = b = 1
+    inside_a = inside_b = False
+    while True:
+        step = min(remaining_a, remaining_b)
+        if inside_a or inside_b:
+            union += step
+            if inside_a and inside_b:
+                intersection += step
+        remaining_a -= step
+        if remaining_a == 0 and a < len(first):
+            remaining_a = first[a] - first[a - 1]
+            a += 1
+            inside_a = not inside_a
+        remaining_b -= step
+        if remaining_b == 0 and b < len(second):
+            remaining_b = second[b] - second[b - 1]
+            b += 1
+            inside_b = not inside_b
+        if remaining_a + remaining_b == 0:
+            return intersection, union
 
 
 @numba.njit(cache=True, nogil=True, inline="always")

@@ -9,17 +9,20 @@ import numpy as np
 from instaseg.evaluation.coco.chunks import run_in_chunks
 
 
-def order_by_key_then_score(keys: np.ndarray, num_keys: int, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def order_by_key_then_score(keys: np.ndarray, num_keys: int, scores: np.ndarray) -> np.ndarray:
     """Rows sorted by ``keys`` (ints in [0, num_keys)) ascending, then by ``scores`` descending, ties keeping
-    their order; and where each key's rows start, (num_keys + 1,)."""
+    their order."""
     keys = np.asarray(keys, dtype=np.int64)
+    if num_keys > 2 * len(keys) + 1024:  # sparse keys (e.g. images x categories of LVIS): count only those used
+        keys = np.unique(keys, return_inverse=True)[1].reshape(-1)
+        num_keys = int(keys.max(initial=-1)) + 1
     key_start = np.zeros(num_keys + 1, dtype=np.int64)
     np.cumsum(np.bincount(keys, minlength=num_keys), out=key_start[1:])
     by_key = _counting_sort(keys, key_start)
     order = np.empty_like(by_key)
     run_in_chunks(_sort_each_key, num_keys, key_start, by_key, np.asarray(scores, dtype=np.float64), order,
                   weights=np.diff(key_start) + 1)
-    return order, key_start
+    return order
 
 
 @numba.njit(cache=True, nogil=True)

@@ -37,6 +37,7 @@ class RunLengths:
     heights: np.ndarray  # (N,) int64
     widths: np.ndarray  # (N,) int64
     areas: np.ndarray  # (N,) int64 foreground pixels
+    empty_runs: np.ndarray  # (N,) bool: some run after the first has length 0 (pycocotools' IoU loop stumbles)
     problem: np.ndarray  # (N,) int8: 0, or a key of PROBLEMS
 
     def __len__(self) -> int:
@@ -48,7 +49,8 @@ class RunLengths:
         offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
         source = np.repeat(self.offsets[rows] - offsets[:-1], lengths) + np.arange(offsets[-1])
         return RunLengths(ends=self.ends[source], offsets=offsets, heights=self.heights[rows],
-                          widths=self.widths[rows], areas=self.areas[rows], problem=self.problem[rows])
+                          widths=self.widths[rows], areas=self.areas[rows], empty_runs=self.empty_runs[rows],
+                          problem=self.problem[rows])
 
     def boxes(self) -> np.ndarray:
         """(N, 4) float64 x, y, width, height of each mask's foreground, as pycocotools' ``toBbox``."""
@@ -83,17 +85,14 @@ def _pack(counts: Sequence, sizes: np.ndarray) -> tuple:
     """The strings as one byte buffer with their end offsets, the sizes, and which counts were not text."""
     not_text = None
     try:
-        text = "".join(counts).encode("ascii")
-    except UnicodeEncodeError:
-        text = "".join(counts).encode("ascii", "replace")  # '?' is outside the alphabet: flagged as code 1
-    except TypeError:  # bytes (as pycocotools makes them), mixed, or not text at all (flagged as code 5)
-        try:
-            text = b"".join(counts)
-        except TypeError:
-            not_text = np.array([not isinstance(c, (str, bytes)) for c in counts], dtype=bool)
-            counts = [c if isinstance(c, bytes) else c.encode("ascii", "replace") if isinstance(c, str) else b""
-                      for c in counts]
-            text = b"".join(counts)
+        text = "".join(counts).encode("ascii")  # the usual case: every count an ASCII str, one byte a character
+    except (UnicodeEncodeError, TypeError):
+        # Non-ASCII text becomes UTF-8 (bytes of 128 and up: outside the alphabet, flagged as code 1); bytes stay
+        # as they are; anything else is empty and flagged as code 5.
+        not_text = np.array([not isinstance(c, (str, bytes)) for c in counts], dtype=bool)
+        counts = [c if isinstance(c, bytes) else c.encode("utf-8") if isinstance(c, str) else b"" for c in counts]
+        text = b"".join(counts)
+        not_text = not_text if not_text.any() else None
     string_ends = np.cumsum(np.fromiter(map(len, counts), dtype=np.int64, count=len(counts)))
     heights, widths = np.ascontiguousarray(sizes[:, 0]), np.ascontiguousarray(sizes[:, 1])
     return np.frombuffer(text, dtype=np.uint8), string_ends, heights, widths, not_text
@@ -111,11 +110,13 @@ def _decode_packed(buffer: np.ndarray, string_ends: np.ndarray, heights: np.ndar
     # int32 halves the memory the runs take (and the time to fill it) wherever positions fit
     run_ends = np.empty(offsets[-1], dtype=np.int32 if not count or pixels.max() < 2 ** 31 else np.int64)
     areas, problem = np.zeros(count, dtype=np.int64), np.zeros(count, dtype=np.int8)
-    run_in_chunks(_decode, count, buffer, string_ends, pixels, offsets, run_ends, areas, problem,
+    empty_runs = np.zeros(count, dtype=np.bool_)
+    run_in_chunks(_decode, count, buffer, string_ends, pixels, offsets, run_ends, areas, empty_runs, problem,
                   weights=string_lengths)
     if not_text is not None:
         problem[not_text] = NOT_TEXT
-    return RunLengths(ends=run_ends, offsets=offsets, heights=heights, widths=widths, areas=areas, problem=problem)
+    return RunLengths(ends=run_ends, offsets=offsets, heights=heights, widths=widths, areas=areas,
+                      empty_runs=empty_runs, problem=problem)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -126,13 +127,14 @@ def _count_values(start, stop, buffer, string_ends, values):  # pragma: no cover
 
 
 @numba.njit(cache=True, nogil=True)
-def _decode(start, stop, buffer, string_ends, pixels, offsets, run_ends, areas, problem
+def _decode(start, stop, buffer, string_ends, pixels, offsets, run_ends, areas, empty_runs, problem
             ):  # pragma: no cover - compiled
     for i in range(start, stop):
         out = offsets[i]
         m, value, shift, position, area = 0, np.int64(0), 0, np.int64(0), np.int64(0)
         previous, before_previous = np.int64(0), np.int64(0)  # the last two counts: later ones are differences
         outside, sign_bits = np.int64(0), np.int64(0)  # non-zero once a character / a count is invalid
+        empty = False
         for p in range(string_ends[i - 1] if i else 0, string_ends[i]):
             c = np.int64(buffer[p]) - 48
             outside |= c & -64  # characters '0' to 'o' give 0 to 63
@@ -142,13 +144,14 @@ def _decode(start, stop, buffer, string_ends, pixels, offsets, run_ends, areas, 
                 value |= -((c >> 4) & 1) << shift  # sign-extend
                 value += before_previous * (m > 2)  # rleToString stores the 4th count on as differences
                 sign_bits |= value
+                empty |= (value == 0) & (m > 0)
                 position += value
                 area += value & -(m & 1)  # odd runs are foreground
                 run_ends[out + m] = position
                 before_previous, previous = previous, value
                 m += 1
                 value, shift = np.int64(0), 0
-        areas[i] = area
+        areas[i], empty_runs[i] = area, empty
         if outside:
             problem[i] = 1
         elif shift:
@@ -167,22 +170,22 @@ def _boxes(run_ends, offsets, heights, widths, boxes):  # pragma: no cover - com
 
 @numba.njit(cache=True, nogil=True)
 def foreground_box(run_ends, height, width, box):  # pragma: no cover - compiled
-    """``rleToBbox``: the box of the foreground; a run that wraps to the next column spans every row."""
+    """``rleToBbox`` (pycocotools 2.0.8 on): the box of the non-empty foreground runs; a run that spans
+    columns spans every row. Its unsigned arithmetic is kept: a mask without foreground gets width and height
+    that wrap around 2**32, as pycocotools gives them."""
     m = (len(run_ends) // 2) * 2
     if m == 0 or height == 0:
         return
     x_start, y_start, x_end, y_end = width, height, 0, 0
-    x_previous = 0
-    for j in range(m):
-        t = run_ends[j] - (j % 2)  # first pixel of a foreground run, or last one
-        if t < 0:
-            t += 1 << 32  # pycocotools' unsigned arithmetic
-        y = t % height
-        x = (t - y) // height
-        if j % 2 == 0:
-            x_previous = x
-        elif x_previous < x:
+    for j in range(1, m, 2):
+        start, end = run_ends[j - 1], run_ends[j]  # the foreground run [start, end)
+        if end == start:
+            continue
+        x_first, x_last = start // height, (end - 1) // height
+        x_start, x_end = min(x_start, x_first), max(x_end, x_last)
+        if x_first < x_last:
             y_start, y_end = 0, height - 1
-        x_start, x_end = min(x_start, x), max(x_end, x)
-        y_start, y_end = min(y_start, y), max(y_end, y)
-    box[0], box[1], box[2], box[3] = x_start, y_start, x_end - x_start + 1, y_end - y_start + 1
+        else:
+            y_start, y_end = min(y_start, start % height), max(y_end, (end - 1) % height)
+    box[0], box[1] = x_start, y_start
+    box[2], box[3] = (x_end - x_start + 1) & 0xFFFFFFFF, (y_end - y_start + 1) & 0xFFFFFFFF
