@@ -49,16 +49,21 @@ def test_more_detections_than_the_limit_match_pycocotools():
     _assert_same(evaluate_coco(ground_truth, results, "segm"), pycocotools_eval(ground_truth, results, "segm"))
 
 
-def test_crowded_images_match_pycocotools():
-    # Up to 24 instances and 150 detections per image: large groups, several padding buckets, the limit.
-    rng = np.random.default_rng(17)
-    for _ in range(4):
-        ground_truth, results = random_case(rng, max_detections=150, max_instances=25)
+def _assert_cases_match(seed: int, cases: int, **case_options) -> None:
+    """``cases`` random cases, each scored for masks and boxes, against pycocotools."""
+    rng = np.random.default_rng(seed)
+    for _ in range(cases):
+        ground_truth, results = random_case(rng, **case_options)
         if not results:
             continue
         for iou_type in ("segm", "bbox"):
             _assert_same(evaluate_coco(ground_truth, results, iou_type),
                          pycocotools_eval(ground_truth, results, iou_type))
+
+
+def test_crowded_images_match_pycocotools():
+    # Up to 24 instances and 150 detections per image: large groups, wide matching, the limit.
+    _assert_cases_match(17, 4, max_detections=150, max_instances=25)
 
 
 def test_threaded_chunks_match_pycocotools(monkeypatch):
@@ -67,14 +72,7 @@ def test_threaded_chunks_match_pycocotools(monkeypatch):
 
     monkeypatch.setattr(chunks, "SMALL", 1)
     monkeypatch.setattr(chunks, "workers", lambda: 3)
-    rng = np.random.default_rng(23)
-    for _ in range(3):
-        ground_truth, results = random_case(rng, max_detections=60, max_instances=12)
-        if not results:
-            continue
-        for iou_type in ("segm", "bbox"):
-            _assert_same(evaluate_coco(ground_truth, results, iou_type),
-                         pycocotools_eval(ground_truth, results, iou_type))
+    _assert_cases_match(23, 3, max_detections=60, max_instances=12)
 
 
 def test_ground_truth_rle_of_another_size_never_matches_as_in_pycocotools():
