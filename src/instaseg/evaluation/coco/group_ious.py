@@ -5,7 +5,8 @@ pixel counts divided once in float64. Masks of different sizes are -1 (never a m
 overlap; crowd ground truth divides by the detection's area. What changes is the work: pycocotools is called
 once per group, decodes every string again and walks every run of both masks; here strings are decoded once
 (``run_lengths``), all groups are one loop, and only foreground intervals are walked (the union is the two
-areas less the intersection).
+areas less the intersection). Only where both masks hold empty runs after the first, which encoders never
+write, is pycocotools' run-by-run loop repeated, because it can stop early there.
 """
 
 from __future__ import annotations
@@ -29,11 +30,14 @@ def mask_group_ious(groups: Groups, dt: RunLengths, dt_rows: np.ndarray, gt: Run
     out = np.zeros(groups.iou_size)
     run_in_chunks(_mask_ious, len(groups), groups.dt_start, groups.dt_count, groups.gt_start, groups.gt_count,
                   groups.iou_offset, np.asarray(dt_rows, dtype=np.int64), np.asarray(gt_rows, dtype=np.int64),
-                  (dt.ends, dt.offsets, dt.heights, dt.widths, dt.areas, dt.empty_runs),
-                  (gt.ends, gt.offsets, gt.heights, gt.widths, gt.areas, gt.empty_runs), gt_crowd.astype(np.bool_),
-                  out,
+                  _kernel_arrays(dt), _kernel_arrays(gt), gt_crowd.astype(np.bool_), out,
                   weights=groups.dt_count * groups.gt_count)
     return out
+
+
+def _kernel_arrays(runs: RunLengths) -> tuple:
+    """What ``_mask_ious`` reads of one side's masks, in the order it unpacks them."""
+    return runs.ends, runs.offsets, runs.heights, runs.widths, runs.areas, runs.empty_runs
 
 
 def box_group_ious(groups: Groups, dt_boxes: np.ndarray, gt_boxes: np.ndarray, gt_crowd: np.ndarray
