@@ -126,6 +126,14 @@ def test_box_evaluation_matches_pycocotools():
                                                            "lengths that do not add up to height x width"),
     ({"segmentation": {"size": [10, 20], "counts": b"0\xff"}}, "record 1, field 'segmentation': the RLE has "
                                                                "characters outside"),
+    # the separator the strings are joined with, inside one: found, and named as what it is
+    ({"segmentation": {"size": [10, 20], "counts": "0\n0"}}, "record 1, field 'segmentation': the RLE has "
+                                                            "characters outside"),
+    # transposed: as many pixels as the image, so only the declared size tells
+    ({"segmentation": {"size": [20, 10], "counts": _rect(20, 10, 0, 10, 0, 10)[0]["counts"]}},
+     "record 1, field 'segmentation': RLE size [20, 10] is not the image's [10, 20]"),
+    ({"segmentation": {"counts": _rect(10, 20, 0, 10, 0, 10)[0]["counts"]}},
+     "record 1, field 'segmentation': RLE size None is not the image's [10, 20]"),
 ])
 def test_bad_results_name_the_record_and_field(change, message):
     ground_truth = _dataset([{"rect": _rect(10, 20, 0, 10, 0, 10)}])
@@ -144,6 +152,24 @@ def test_uncompressed_rle_results_score_as_their_compressed_form():
     results[1] = {**results[1], "segmentation": rle_to_uncompressed(results[1]["segmentation"])}
     assert isinstance(results[1]["segmentation"]["counts"], list)
     assert evaluate_coco(ground_truth, results, "segm").stats == compressed
+
+
+def test_bytes_counts_score_as_their_text():
+    ground_truth = _dataset([{"rect": _rect(10, 20, 0, 10, 0, 10)}, {"rect": _rect(10, 20, 2, 6, 12, 18)}])
+    results = [_result(_rect(10, 20, 0, 9, 0, 10), 0.9), _result(_rect(10, 20, 2, 6, 11, 18), 0.7)]
+    as_text = _same_as_pycocotools(ground_truth, results).stats
+    as_bytes = [{**r, "segmentation": {**r["segmentation"], "counts": r["segmentation"]["counts"].encode()}}
+                for r in results]
+    assert evaluate_coco(ground_truth, as_bytes, "segm").stats == as_text
+
+
+@pytest.mark.parametrize("height", [None, 10.5, -10, "10"])
+def test_ground_truth_images_need_their_size_for_masks(height):
+    ground_truth = _dataset([{"rect": _rect(10, 20, 0, 10, 0, 10)}])
+    ground_truth["images"][0]["height"] = height
+    with pytest.raises(EvaluationInputError, match="ground truth: image 1, field 'height' must be a non-negative "
+                                                   "integer"):
+        evaluate_coco(ground_truth, [_result(_rect(10, 20, 0, 10, 0, 10), 0.9)], "segm")
 
 
 def test_a_malformed_ground_truth_rle_names_the_annotation():

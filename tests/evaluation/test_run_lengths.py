@@ -6,7 +6,7 @@ import pytest
 from pycocotools import mask as mask_utils
 
 from instaseg.evaluation.coco import chunks
-from instaseg.evaluation.coco.run_lengths import decode_rles
+from instaseg.evaluation.coco.run_lengths import decode_counts_in_background, decode_rles
 
 
 def _masks(rng: np.random.Generator) -> list[np.ndarray]:
@@ -53,6 +53,23 @@ def test_decoding_in_threaded_chunks_gives_the_same_runs(monkeypatch):
     threaded = decode_rles(rles)
     for field in ("ends", "offsets", "areas", "problem"):
         np.testing.assert_array_equal(getattr(threaded, field), getattr(serial, field))
+
+
+@pytest.mark.parametrize("as_bytes", [False, True])
+@pytest.mark.parametrize("separator_inside", [False, True])
+def test_decoding_in_the_background_gives_the_same_runs(as_bytes, separator_inside):
+    rles = [mask_utils.encode(np.asfortranarray(m)) for m in _masks(np.random.default_rng(3))]
+    counts = [r["counts"] if as_bytes else r["counts"].decode("ascii") for r in rles]
+    if separator_inside:  # the joined strings' separator inside one: the others must still be found
+        counts[7] = counts[7][:2] + (b"\n" if as_bytes else "\n") + counts[7][2:]
+    sizes = np.array([r["size"] for r in rles], dtype=np.int64)
+    background = decode_counts_in_background(counts, int(sizes.prod(axis=1).max()))(sizes)
+    serial = decode_rles([{"size": r["size"], "counts": c} for r, c in zip(rles, counts)])
+    for field in ("ends", "offsets", "areas", "empty_runs", "problem"):
+        np.testing.assert_array_equal(getattr(background, field), getattr(serial, field))
+    assert (background.problem == 0).sum() == len(rles) - separator_inside
+    if separator_inside:
+        assert background.problem[7] == 1
 
 
 def _string(counts: list[int]) -> str:

@@ -8,6 +8,7 @@ once, and a pool made per call leaves nothing behind for a forked data-loader wo
 from __future__ import annotations
 
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable
 
@@ -41,3 +42,27 @@ def run_in_chunks(kernel: Callable[..., Any], count: int, *args: Any, weights: n
     bounds = np.unique(np.concatenate([[0], np.searchsorted(cumulative, targets, side="right"), [count]]))
     with ThreadPoolExecutor(threads) as pool:
         list(pool.map(lambda start, stop: kernel(start, stop, *args), bounds[:-1].tolist(), bounds[1:].tolist()))
+
+
+def in_background(task: Callable[[], Any]) -> Callable[[], Any]:
+    """Run ``task`` on a background thread; the returned function waits for it and gives its result (or raises
+    its error). For one long compiled call: a thread that needs the GIL often waits for it while the caller
+    runs long C calls (``list(map(...))``, ``str.join``), which never hand it over midway."""
+    outcome: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            outcome["result"] = task()
+        except BaseException as error:  # raised by the waiting thread
+            outcome["error"] = error
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+
+    def wait() -> Any:
+        thread.join()
+        if "error" in outcome:
+            raise outcome["error"]
+        return outcome["result"]
+
+    return wait

@@ -10,10 +10,9 @@ unknown categories and fails with an assertion on unknown images).
 
 from __future__ import annotations
 
-from concurrent.futures import Future
 from dataclasses import dataclass
 from itertools import chain
-from operator import itemgetter
+from operator import itemgetter, ne
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -151,12 +150,17 @@ def _detections(results: Sequence[dict], images: dict[int, dict], evaluated: np.
     boxes_given = bool(results) and _has_box(results[0])  # loadRes decides from the first result
     needs_masks = iou_type != "bbox" or not boxes_given  # boxes of box-less results come from their masks
     fields = ("image_id", "category_id", "score") + ("bbox",) * boxes_given + ("segmentation",) * needs_masks
-    columns = dict(zip(fields, _columns(results, fields, source)))
-    decoding = _start_decoding(columns["segmentation"]) if needs_masks else None
-    image_ids = _numbers(columns["image_id"], "image_id", source, integer=True)
-    category_ids_of = _numbers(columns["category_id"], "category_id", source, integer=True)
-    scores = _numbers(columns["score"], "score", source)
-    for index in np.flatnonzero(~np.isin(image_ids, np.array(sorted(images), dtype=np.int64))):
+    known_ids = np.array(sorted(images), dtype=np.int64)
+    masks, decoding = None, None
+    if needs_masks:  # read first, so the decoding overlaps the reading of the other fields
+        known_sizes = _image_sizes(images, known_ids)
+        masks = _column(results, "segmentation", fields, source)
+        decoding = _start_decoding(masks, int(known_sizes.prod(axis=1).max(initial=0)))
+    image_ids = _numbers(_column(results, "image_id", fields, source), "image_id", source, integer=True)
+    category_ids_of = _numbers(_column(results, "category_id", fields, source), "category_id", source, integer=True)
+    scores = _numbers(_column(results, "score", fields, source), "score", source)
+    boxes = _column(results, "bbox", fields, source) if boxes_given else None
+    for index in np.flatnonzero(~np.isin(image_ids, known_ids)):
         raise EvaluationInputError(f"{_where(source, int(index), 'image_id')}: image {int(image_ids[index])} is not "
                                    "in the ground truth")
     for index in np.flatnonzero(~np.isin(category_ids_of, category_ids)):
@@ -166,9 +170,8 @@ def _detections(results: Sequence[dict], images: dict[int, dict], evaluated: np.
     category_index, _ = _index_of(category_ids_of, category_ids)
     keep = np.flatnonzero(in_evaluated)
     every = len(keep) == len(results)
-    boxes = None
     if boxes_given:
-        boxes = _boxes(columns["bbox"] if every else [columns["bbox"][i] for i in keep], keep, source)
+        boxes = _boxes(boxes if every else [boxes[i] for i in keep], keep, source)
 
     def annotations(geometry: list | np.ndarray, area: np.ndarray, runs: RunLengths | None) -> Annotations:
         return Annotations(image_index=image_index[keep], category_index=category_index[keep],
@@ -179,19 +182,18 @@ def _detections(results: Sequence[dict], images: dict[int, dict], evaluated: np.
         return lambda: annotations(boxes, boxes[:, 2] * boxes[:, 3], None)
 
     def finish() -> Annotations:
-        image_sizes = np.array([[images[i]["height"], images[i]["width"]] for i in evaluated.tolist()],
-                               dtype=np.int64).reshape(-1, 2)[image_index[keep]]
-        masks = columns["segmentation"] if every else [columns["segmentation"][i] for i in keep]
+        sizes = known_sizes[np.searchsorted(known_ids, image_ids)]  # each result's image's [h, w]
+        kept_masks = masks if every else [masks[i] for i in keep]
         runs = None
         if decoding is not None:
-            sizes, pending = decoding
-            runs = pending.result()
+            sizes_match = _declared_sizes_match(kept_masks, sizes[keep])  # Python: before waiting for the decoding
+            runs = decoding(sizes)
             runs = runs if every else runs.take(keep)
-            if not np.array_equal(sizes[keep], image_sizes) or (runs.problem == NOT_TEXT).any():
+            if (runs.problem == NOT_TEXT).any() or not sizes_match:
                 runs = None
         if runs is None:  # record by record, converting what can be and naming what cannot
-            masks = [_result_rle(results[i], images[int(image_ids[i])], source, int(i)) for i in keep]
-            runs = decode_counts([m["counts"] for m in masks], image_sizes)
+            kept_masks = [_result_rle(results[i], images[int(image_ids[i])], source, int(i)) for i in keep]
+            runs = decode_counts([m["counts"] for m in kept_masks], sizes[keep])
         for index in np.flatnonzero(runs.problem):
             raise EvaluationInputError(f"{_where(source, int(keep[index]), 'segmentation')}: the RLE "
                                        f"{PROBLEMS[int(runs.problem[index])]}")
@@ -199,15 +201,28 @@ def _detections(results: Sequence[dict], images: dict[int, dict], evaluated: np.
         # Results without boxes get their masks' boxes, as loadRes derives them (toBbox).
         if iou_type == "bbox":
             return annotations(runs.boxes(), area, None)
-        return annotations(masks, area, runs)
+        return annotations(kept_masks, area, runs)
 
     return finish
 
 
-def _columns(results: Sequence[dict], fields: tuple[str, ...], source: str) -> list[list]:
-    """The ``fields`` of every result as one list per field; the first record lacking one is named."""
-    try:  # one pass per field: no per-record tuples for the garbage collector to chase
-        return [list(map(itemgetter(field), results)) for field in fields]
+def _image_sizes(images: dict[int, dict], ids: np.ndarray) -> np.ndarray:
+    """(I, 2) [height, width] of the ground truth's images ``ids``."""
+    sizes = np.zeros((len(ids), 2), dtype=np.int64)
+    for row, image_id in enumerate(ids.tolist()):
+        for column, field in enumerate(("height", "width")):
+            value = images[image_id].get(field)
+            if not _is_number(value, integer=True) or value < 0:
+                raise EvaluationInputError(f"ground truth: image {image_id}, field '{field}' must be a "
+                                           f"non-negative integer, got {value!r}")
+            sizes[row, column] = value
+    return sizes
+
+
+def _column(results: Sequence[dict], field: str, fields: tuple[str, ...], source: str) -> list:
+    """``field`` of every result; if a result lacks it, the first record lacking any of ``fields`` is named."""
+    try:
+        return list(map(itemgetter(field), results))
     except (KeyError, TypeError):
         pass
     for index, result in enumerate(results):
@@ -262,18 +277,26 @@ def _boxes(boxes: Sequence, keep: np.ndarray, source: str) -> np.ndarray:
     raise AssertionError("unreachable: some box was malformed")
 
 
-def _start_decoding(masks: list) -> tuple[np.ndarray, Future] | None:
-    """When every mask is an RLE dict: their declared (N, 2) sizes, and their decoding (in the background, each
-    against its declared size; the caller checks those against the images). None otherwise."""
-    if not masks:
-        return None
+def _start_decoding(masks: list, max_pixels: int) -> Callable[[np.ndarray], RunLengths] | None:
+    """When every mask is a dict with ``counts``: their decoding, started in the background (see
+    ``decode_counts_in_background``). None otherwise."""
     try:
         counts = list(map(itemgetter("counts"), masks))
-        sizes = np.fromiter(chain.from_iterable(map(itemgetter("size"), masks)), dtype=np.int64,
-                            count=2 * len(masks)).reshape(-1, 2)
-    except (KeyError, TypeError, ValueError):
+    except (KeyError, TypeError):
         return None
-    return sizes, decode_counts_in_background(counts, sizes)
+    return decode_counts_in_background(counts, max_pixels) if masks else None
+
+
+def _declared_sizes_match(masks: list, sizes: np.ndarray) -> bool:
+    """Whether every mask's ``size`` is its image's (N, 2) [h, w]. List comparisons in C: when every image
+    has one size (common), one ``list.count``."""
+    try:
+        declared = list(map(itemgetter("size"), masks))
+        if len(sizes) and (sizes == sizes[0]).all():
+            return declared.count(sizes[0].tolist()) == len(declared)
+        return not any(map(ne, declared, sizes.tolist()))
+    except (KeyError, TypeError, ValueError):  # no size, not a list, or an array (whose == is elementwise)
+        return False
 
 
 def _result_rle(result: dict, image: dict, source: str, index: int) -> dict:

@@ -100,13 +100,23 @@ def match_groups(groups: Groups, ious: np.ndarray, gt_ignore: np.ndarray, gt_cro
 def _match(start, stop, dt_start, dt_count, gt_start, gt_count, iou_offset, ious, gt_ignore, gt_crowd, thresholds,
            matched, matched_ignored, first_gt_position, first_iou):  # pragma: no cover - compiled
     width = gt_count[start:stop].max() if stop > start else 0
+    depth_limit = dt_count[start:stop].max() if stop > start else 0
     order = np.empty(width, dtype=np.int64)
     taken = np.empty(width, dtype=np.bool_)
+    chosen_first = np.empty((depth_limit, len(thresholds)), dtype=np.int64)  # each match in the first area range
     for group in range(start, stop):
         depth, first_dt = dt_count[group], dt_start[group]
         count, first_gt = gt_count[group], gt_start[group]
         for area in range(gt_ignore.shape[0]):
             ignore = gt_ignore[area, first_gt:first_gt + count]
+            if area > 0 and _same_greedy_choices(ignore, gt_ignore[0, first_gt:first_gt + count]):
+                # The choices of the first range hold here too; only what they inherit may differ.
+                for d in range(depth):
+                    for t in range(len(thresholds)):
+                        if chosen_first[d, t] > -1:
+                            matched[first_dt + d, area, t] = True
+                            matched_ignored[first_dt + d, area, t] = ignore[chosen_first[d, t]]
+                continue
             # Visit counted ground truth first, ignored last, each in annotation order (a stable sort).
             visited = 0
             for flag in (False, True):
@@ -128,6 +138,8 @@ def _match(start, stop, dt_start, dt_count, gt_start, gt_count, iou_offset, ious
                         if value < best:
                             continue
                         best, chosen = value, g
+                    if area == 0:
+                        chosen_first[d, t] = chosen
                     if chosen == -1:
                         continue
                     taken[chosen] = True
@@ -136,3 +148,16 @@ def _match(start, stop, dt_start, dt_count, gt_start, gt_count, iou_offset, ious
                     if area == 0 and t == 0:
                         first_gt_position[first_dt + d] = first_gt + chosen
                         first_iou[first_dt + d] = best
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _same_greedy_choices(ignore, first_ignore):  # pragma: no cover - compiled
+    """Whether greedy matching under the ignore flags ``ignore`` makes the choices it made under
+    ``first_ignore``: the same flags, or flags that are uniform under both (the visiting order is then
+    annotation order, and the rule preferring counted ground truth never applies)."""
+    same = uniform = first_uniform = True
+    for g in range(len(ignore)):
+        same &= ignore[g] == first_ignore[g]
+        uniform &= ignore[g] == ignore[0]
+        first_uniform &= first_ignore[g] == first_ignore[0]
+    return same or (uniform and first_uniform)

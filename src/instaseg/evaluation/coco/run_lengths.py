@@ -10,14 +10,13 @@ their cumulative ends, so a mask's foreground is a sorted list of pixel interval
 
 from __future__ import annotations
 
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numba
 import numpy as np
 
-from instaseg.evaluation.coco.chunks import run_in_chunks
+from instaseg.evaluation.coco.chunks import in_background, run_in_chunks
 
 # Why a string could not be decoded (``RunLengths.problem``), by code.
 PROBLEMS = {1: "has characters outside the RLE alphabet ('0' to 'o')", 2: "ends in the middle of a count",
@@ -67,75 +66,179 @@ def decode_rles(rles: Sequence[dict]) -> RunLengths:
 
 
 def decode_counts(counts: Sequence, sizes: np.ndarray) -> RunLengths:
-    """As ``decode_rles`` for the masks' ``counts`` (strings expected) and (N, 2) [h, w] sizes."""
-    return _decode_packed(*_pack(counts, sizes))
-
-
-def decode_counts_in_background(counts: Sequence, sizes: np.ndarray) -> Future:
-    """``decode_counts`` whose compiled passes (which release the GIL) run on a background thread, so the
-    caller's Python work overlaps them; the future's result is the ``RunLengths``."""
-    packed = _pack(counts, sizes)  # Python work: on the calling thread, not fighting it for the GIL
-    pool = ThreadPoolExecutor(1)
-    future = pool.submit(_decode_packed, *packed)
-    pool.shutdown(wait=False)  # the thread ends once the decode is done
-    return future
-
-
-def _pack(counts: Sequence, sizes: np.ndarray) -> tuple:
-    """The strings as one byte buffer with their end offsets, the sizes, and which counts were not text."""
-    not_text = None
-    try:
-        text = "".join(counts).encode("ascii")  # the usual case: every count an ASCII str, one byte a character
-    except (UnicodeEncodeError, TypeError):
-        # Non-ASCII text becomes UTF-8 (bytes of 128 and up: outside the alphabet, flagged as code 1); bytes stay
-        # as they are; anything else is empty and flagged as code 5.
-        not_text = np.array([not isinstance(c, (str, bytes)) for c in counts], dtype=bool)
-        counts = [c if isinstance(c, bytes) else c.encode("utf-8") if isinstance(c, str) else b"" for c in counts]
-        text = b"".join(counts)
-        not_text = not_text if not_text.any() else None
-    string_ends = np.cumsum(np.fromiter(map(len, counts), dtype=np.int64, count=len(counts)))
-    heights, widths = np.ascontiguousarray(sizes[:, 0]), np.ascontiguousarray(sizes[:, 1])
-    return np.frombuffer(text, dtype=np.uint8), string_ends, heights, widths, not_text
-
-
-def _decode_packed(buffer: np.ndarray, string_ends: np.ndarray, heights: np.ndarray, widths: np.ndarray,
-                   not_text: np.ndarray | None) -> RunLengths:
-    count = len(string_ends)
-    pixels = heights * widths
-    string_lengths = np.diff(string_ends, prepend=0)
-    # A count ends at each character without the continuation bit: size the output first.
-    values = np.zeros(count + 1, dtype=np.int64)
-    run_in_chunks(_count_values, count, buffer, string_ends, values[1:], weights=string_lengths)
+    """As ``decode_rles`` for the masks' ``counts`` (strings expected) and (N, 2) [h, w] sizes, on all CPUs."""
+    strings = _Strings(counts)
+    values = strings.count_values()
     offsets = np.cumsum(values)
-    # int32 halves the memory the runs take (and the time to fill it) wherever positions fit
-    run_ends = np.empty(offsets[-1], dtype=np.int32 if not count or pixels.max() < 2 ** 31 else np.int64)
-    areas, problem = np.zeros(count, dtype=np.int64), np.zeros(count, dtype=np.int8)
-    empty_runs = np.zeros(count, dtype=np.bool_)
-    run_in_chunks(_decode, count, buffer, string_ends, pixels, offsets, run_ends, areas, empty_runs, problem,
-                  weights=string_lengths)
-    if not_text is not None:
-        problem[not_text] = NOT_TEXT
-    return RunLengths(ends=run_ends, offsets=offsets, heights=heights, widths=widths, areas=areas,
-                      empty_runs=empty_runs, problem=problem)
+    run_ends = np.empty(offsets[-1], dtype=_run_end_type(int((sizes[:, 0] * sizes[:, 1]).max(initial=0))))
+    decoded = _decoded_like(len(strings), offsets, run_ends)
+    run_in_chunks(_decode, len(strings), strings.buffer, strings.starts, strings.ends, *decoded,
+                  weights=strings.ends - strings.starts)
+    return strings.run_lengths(decoded, sizes)
+
+
+def decode_counts_in_background(counts: Sequence, max_pixels: int) -> Callable[[np.ndarray], RunLengths]:
+    """``decode_counts`` started on a background thread before the sizes are known, so the caller's Python
+    work overlaps it. One compiled call does it all: a thread that needed the GIL between steps would wait
+    for it while the caller runs long C calls.
+
+    Args:
+        max_pixels: the most pixels a mask may cover (its image's), to choose the width of the run ends.
+    Returns:
+        ``finish(sizes)``: waits for the decoding and gives the ``RunLengths`` for those (N, 2) [h, w] sizes.
+    """
+    strings = _Strings(counts)  # joining the strings is Python work: on the calling thread
+    run_end_type = _run_end_type(max_pixels)
+
+    def decode() -> tuple:
+        if strings.separated:
+            decoded = _find_and_decode(strings.buffer, SEPARATOR, strings.starts, strings.ends,
+                                       np.empty(0, dtype=run_end_type))
+            if decoded is not None:
+                return decoded
+            strings.bound_by_lengths()  # a string holds the separator (it is malformed, and flagged as such)
+        values = strings.count_values()
+        offsets = np.cumsum(values)
+        decoded = _decoded_like(len(strings), offsets, np.empty(offsets[-1], dtype=run_end_type))
+        _decode(0, len(strings), strings.buffer, strings.starts, strings.ends, *decoded)
+        return decoded
+
+    decoding = in_background(decode)
+    return lambda sizes: strings.run_lengths(decoding(), sizes)
+
+
+SEPARATOR = ord("\n")  # between the joined strings: outside the RLE alphabet, so no valid string holds it
+
+
+def _run_end_type(max_pixels: int) -> type:
+    """int32 halves the memory the run ends take (and the time to fill them) wherever positions fit. A mask
+    whose runs overshoot its image is flagged (code 4) from its exact int64 total, whatever its ends hold."""
+    return np.int64 if max_pixels >= 2 ** 31 else np.int32
+
+
+def _decoded_like(count: int, offsets: np.ndarray, run_ends: np.ndarray) -> tuple:
+    """What ``_decode`` fills, in its argument order: offsets, run ends, areas, totals, empty runs, problems."""
+    return (offsets, run_ends, np.zeros(count, dtype=np.int64), np.zeros(count, dtype=np.int64),
+            np.zeros(count, dtype=np.bool_), np.zeros(count, dtype=np.int8))
+
+
+class _Strings:
+    """The counts as one byte buffer and each string's bounds in it. The usual case, every count an ASCII str
+    (or every one bytes), is joined with separators whose positions the compiled pass finds; otherwise the
+    strings are converted one by one and measured."""
+
+    def __init__(self, counts: Sequence):
+        self.counts = counts
+        self.starts = np.zeros(len(counts), dtype=np.int64)
+        self.ends = np.zeros(len(counts), dtype=np.int64)
+        self.not_text = None
+        self.separated = True
+        try:
+            self.buffer = np.frombuffer("\n".join(counts).encode("ascii"), dtype=np.uint8)
+        except (UnicodeEncodeError, TypeError):
+            try:
+                self.buffer = np.frombuffer(b"\n".join(counts), dtype=np.uint8)
+            except TypeError:
+                self._convert_one_by_one()
+
+    def __len__(self) -> int:
+        return len(self.counts)
+
+    def _convert_one_by_one(self) -> None:
+        """Non-ASCII text as UTF-8 (bytes of 128 and up: outside the alphabet, flagged as code 1); bytes as
+        they are; anything else empty and flagged as code 5."""
+        not_text = np.array([not isinstance(c, (str, bytes)) for c in self.counts], dtype=bool)
+        self.counts = [c if isinstance(c, bytes) else c.encode("utf-8") if isinstance(c, str) else b""
+                       for c in self.counts]
+        self.not_text = not_text if not_text.any() else None
+        self.buffer = np.frombuffer(b"".join(self.counts), dtype=np.uint8)
+        self.separated = False
+        self.bound_by_lengths()
+
+    def bound_by_lengths(self) -> None:
+        """Each string's bounds from the lengths of the counts (one byte a character, as joined)."""
+        lengths = np.fromiter(map(len, self.counts), dtype=np.int64, count=len(self.counts))
+        separator = int(self.separated)
+        self.ends[:] = np.cumsum(lengths + separator) - separator
+        self.starts[:] = self.ends - lengths
+        self.separated = False
+
+    def count_values(self) -> np.ndarray:
+        """(N + 1,) how many values each string holds, after a leading 0; finds the strings if need be."""
+        values = np.zeros(len(self) + 1, dtype=np.int64)
+        if self.separated:
+            if _find_strings(self.buffer, SEPARATOR, self.starts, self.ends, values[1:]):
+                return values
+            self.bound_by_lengths()
+            values[:] = 0
+        run_in_chunks(_count_values, len(self), self.buffer, self.starts, self.ends, values[1:],
+                      weights=self.ends - self.starts)
+        return values
+
+    def run_lengths(self, decoded: tuple, sizes: np.ndarray) -> RunLengths:
+        offsets, run_ends, areas, totals, empty_runs, problem = decoded
+        heights, widths = np.ascontiguousarray(sizes[:, 0]), np.ascontiguousarray(sizes[:, 1])
+        problem[(problem == 0) & (totals != heights * widths)] = 4
+        if self.not_text is not None:
+            problem[self.not_text] = NOT_TEXT
+        return RunLengths(ends=run_ends, offsets=offsets, heights=heights, widths=widths, areas=areas,
+                          empty_runs=empty_runs, problem=problem)
 
 
 @numba.njit(cache=True, nogil=True)
-def _count_values(start, stop, buffer, string_ends, values):  # pragma: no cover - compiled
+def _find_and_decode(buffer, separator, starts, ends, run_end_type):  # pragma: no cover - compiled
+    """Find, count and decode every separated string in one call; None if a string holds the separator."""
+    count = len(starts)
+    values = np.zeros(count + 1, dtype=np.int64)
+    if not _find_strings(buffer, separator, starts, ends, values[1:]):
+        return None
+    offsets = np.cumsum(values)
+    run_ends = np.empty(offsets[-1], dtype=run_end_type.dtype)
+    areas, totals = np.zeros(count, dtype=np.int64), np.zeros(count, dtype=np.int64)
+    empty_runs, problem = np.zeros(count, dtype=np.bool_), np.zeros(count, dtype=np.int8)
+    _decode(0, count, buffer, starts, ends, offsets, run_ends, areas, totals, empty_runs, problem)
+    return offsets, run_ends, areas, totals, empty_runs, problem
+
+
+@numba.njit(cache=True, nogil=True)
+def _find_strings(buffer, separator, starts, ends, values):  # pragma: no cover - compiled
+    """Each string's bounds in the separated buffer, and how many values it holds (characters without the
+    continuation bit). False if the separators do not match the strings (a string holds one)."""
+    count = len(starts)
+    if count == 0:
+        return len(buffer) == 0
+    string = 0
+    for p in range(len(buffer)):
+        if buffer[p] == separator:
+            ends[string] = p
+            string += 1
+            if string == count:
+                return False
+            starts[string] = p + 1
+        else:
+            values[string] += (buffer[p] - 48) & 0x20 == 0
+    ends[string] = len(buffer)
+    return string == count - 1
+
+
+@numba.njit(cache=True, nogil=True)
+def _count_values(start, stop, buffer, starts, ends, values):  # pragma: no cover - compiled
     for i in range(start, stop):
-        for p in range(string_ends[i - 1] if i else 0, string_ends[i]):
+        for p in range(starts[i], ends[i]):
             values[i] += (buffer[p] - 48) & 0x20 == 0
 
 
 @numba.njit(cache=True, nogil=True)
-def _decode(start, stop, buffer, string_ends, pixels, offsets, run_ends, areas, empty_runs, problem
+def _decode(start, stop, buffer, starts, ends, offsets, run_ends, areas, totals, empty_runs, problem
             ):  # pragma: no cover - compiled
+    """Run ends, area and total length of each string; problem codes 1 to 3 (4 needs the sizes)."""
     for i in range(start, stop):
         out = offsets[i]
         m, value, shift, position, area = 0, np.int64(0), 0, np.int64(0), np.int64(0)
         previous, before_previous = np.int64(0), np.int64(0)  # the last two counts: later ones are differences
         outside, sign_bits = np.int64(0), np.int64(0)  # non-zero once a character / a count is invalid
         empty = False
-        for p in range(string_ends[i - 1] if i else 0, string_ends[i]):
+        for p in range(starts[i], ends[i]):
             c = np.int64(buffer[p]) - 48
             outside |= c & -64  # characters '0' to 'o' give 0 to 63
             value |= (c & 0x1F) << shift
@@ -151,15 +254,13 @@ def _decode(start, stop, buffer, string_ends, pixels, offsets, run_ends, areas, 
                 before_previous, previous = previous, value
                 m += 1
                 value, shift = np.int64(0), 0
-        areas[i], empty_runs[i] = area, empty
+        areas[i], totals[i], empty_runs[i] = area, position, empty
         if outside:
             problem[i] = 1
         elif shift:
             problem[i] = 2
         elif sign_bits < 0:
             problem[i] = 3
-        elif position != pixels[i]:
-            problem[i] = 4
 
 
 @numba.njit(cache=True, nogil=True)
