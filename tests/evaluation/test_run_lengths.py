@@ -6,7 +6,7 @@ import pytest
 from pycocotools import mask as mask_utils
 
 from instaseg.evaluation.coco import chunks
-from instaseg.evaluation.coco.run_lengths import decode_counts_in_background, decode_rles
+from instaseg.evaluation.coco.run_lengths import _Decoding, decode_rles
 
 
 def _masks(rng: np.random.Generator) -> list[np.ndarray]:
@@ -41,35 +41,40 @@ def test_decoding_matches_pycocotools_masks_areas_and_boxes():
     np.testing.assert_array_equal(runs.boxes(), mask_utils.toBbox([mask_utils.encode(np.asfortranarray(m))
                                                                    for m in masks]))
     for i, mask in enumerate(masks):
-        ends = runs.ends[runs.offsets[i]:runs.offsets[i + 1]]
+        ends = runs.runs(i)
         np.testing.assert_array_equal(_flat(ends, mask.size), mask.ravel(order="F"))
 
 
-def test_decoding_in_threaded_chunks_gives_the_same_runs(monkeypatch):
+def _same_masks(first, second) -> None:
+    assert len(first) == len(second)
+    for i in range(len(first)):
+        np.testing.assert_array_equal(first.runs(i), second.runs(i))
+    for field in ("areas", "empty_runs", "problem"):
+        np.testing.assert_array_equal(getattr(first, field), getattr(second, field))
+
+
+@pytest.mark.parametrize("kind", ["str", "bytes", "separator inside"])
+def test_the_two_threads_give_the_same_masks_wherever_they_meet(kind):
+    # One thread decodes from the first string on, the caller from the last back, each stopping at a string
+    # the other claimed: every meeting point must give every mask once and the same.
     rles = [mask_utils.encode(np.asfortranarray(m)) for m in _masks(np.random.default_rng(1))]
-    serial = decode_rles(rles)
-    monkeypatch.setattr(chunks, "SMALL", 1)
-    monkeypatch.setattr(chunks, "workers", lambda: 3)
-    threaded = decode_rles(rles)
-    for field in ("ends", "offsets", "areas", "problem"):
-        np.testing.assert_array_equal(getattr(threaded, field), getattr(serial, field))
-
-
-@pytest.mark.parametrize("as_bytes", [False, True])
-@pytest.mark.parametrize("separator_inside", [False, True])
-def test_decoding_in_the_background_gives_the_same_runs(as_bytes, separator_inside):
-    rles = [mask_utils.encode(np.asfortranarray(m)) for m in _masks(np.random.default_rng(3))]
-    counts = [r["counts"] if as_bytes else r["counts"].decode("ascii") for r in rles]
-    if separator_inside:  # the joined strings' separator inside one: the others must still be found
-        counts[7] = counts[7][:2] + (b"\n" if as_bytes else "\n") + counts[7][2:]
+    counts = [r["counts"] if kind == "bytes" else r["counts"].decode("ascii") for r in rles]
+    if kind == "separator inside":  # the joined strings' separator inside one: the others must still be found
+        counts[7] = counts[7][:2] + "\n" + counts[7][2:]
     sizes = np.array([r["size"] for r in rles], dtype=np.int64)
-    background = decode_counts_in_background(counts, int(sizes.prod(axis=1).max()))(sizes)
-    serial = decode_rles([{"size": r["size"], "counts": c} for r, c in zip(rles, counts)])
-    for field in ("ends", "offsets", "areas", "empty_runs", "problem"):
-        np.testing.assert_array_equal(getattr(background, field), getattr(serial, field))
-    assert (background.problem == 0).sum() == len(rles) - separator_inside
-    if separator_inside:
-        assert background.problem[7] == 1
+    reference = decode_rles([{"size": r["size"], "counts": c} for r, c in zip(rles, counts)])
+    assert (reference.problem != 0).sum() == (kind == "separator inside")
+    for meeting in (0, 1, 7, 8, len(rles) - 1, len(rles)):
+        decoding = _Decoding(counts, int(sizes.prod(axis=1).max()))
+        decoding.claimed[meeting:] = 1  # as if the caller had them: the background stops at ``meeting``
+        decoding.forward()
+        assert decoding.claimed[:meeting].all()
+        decoding.claimed[meeting:] = 0
+        decoding.backward()  # stops where the background's begin
+        assert decoding.claimed.all()
+        _same_masks(decoding.result(sizes), reference)
+    if kind == "separator inside":
+        assert reference.problem[7] == 1
 
 
 def _string(counts: list[int]) -> str:

@@ -37,7 +37,7 @@ def mask_group_ious(groups: Groups, dt: RunLengths, dt_rows: np.ndarray, gt: Run
 
 def _kernel_arrays(runs: RunLengths) -> tuple:
     """What ``_mask_ious`` reads of one side's masks, in the order it unpacks them."""
-    return runs.ends, runs.offsets, runs.heights, runs.widths, runs.areas, runs.empty_runs
+    return runs.ends, runs.starts, runs.stops, runs.heights, runs.widths, runs.areas, runs.empty_runs
 
 
 def box_group_ious(groups: Groups, dt_boxes: np.ndarray, gt_boxes: np.ndarray, gt_crowd: np.ndarray
@@ -53,17 +53,17 @@ def box_group_ious(groups: Groups, dt_boxes: np.ndarray, gt_boxes: np.ndarray, g
 @numba.njit(cache=True, nogil=True)
 def _mask_ious(start, stop, dt_start, dt_count, gt_start, gt_count, iou_offset, dt_rows, gt_rows, dt, gt, gt_crowd,
                out):  # pragma: no cover - compiled
-    dt_ends, dt_offsets, dt_heights, dt_widths, dt_areas, dt_empty_runs = dt
-    gt_ends, gt_offsets, gt_heights, gt_widths, gt_areas, gt_empty_runs = gt
+    dt_ends, dt_starts, dt_stops, dt_heights, dt_widths, dt_areas, dt_empty_runs = dt
+    gt_ends, gt_starts, gt_stops, gt_heights, gt_widths, gt_areas, gt_empty_runs = gt
     dt_box, gt_box = np.zeros(4, dtype=np.int64), np.zeros(4, dtype=np.int64)
     for group in range(start, stop):
         depth = dt_count[group]
         for g in range(gt_count[group]):
             b = gt_rows[gt_start[group] + g]
-            second = gt_ends[gt_offsets[b]:gt_offsets[b + 1]]
+            second = gt_ends[gt_starts[b]:gt_stops[b]]
             for d in range(depth):
                 a = dt_rows[dt_start[group] + d]
-                first = dt_ends[dt_offsets[a]:dt_offsets[a + 1]]
+                first = dt_ends[dt_starts[a]:dt_stops[a]]
                 index = iou_offset[group] + g * depth + d
                 if dt_heights[a] != gt_heights[b] or dt_widths[a] != gt_widths[b]:
                     # rleIou: -1 (never a match) if the boxes overlap, else bbIou's 0

@@ -2,8 +2,8 @@
 
 pycocotools decodes a string each time it is handed one (``rleFrString``), one Python call per list of masks;
 an evaluation hands it every mask of every (image, category) group, so the decoding and the per-call cost
-are most of its time. Here one compiled pass (numba, as no library decodes many strings in one call) reads
-every string once, and checks what pycocotools trusts: the characters, and counts that cover the image.
+are most of its time. Here compiled passes (numba, as no library decodes many strings in one call) read
+every string once, and check what pycocotools trusts: the characters, and counts that cover the image.
 Areas and boxes are computed as pycocotools' ``rleArea`` and ``rleToBbox`` compute them. Runs are kept as
 their cumulative ends, so a mask's foreground is a sorted list of pixel intervals.
 """
@@ -16,23 +16,26 @@ from typing import Callable, Sequence
 import numba
 import numpy as np
 
-from instaseg.evaluation.coco.chunks import in_background, run_in_chunks
+from instaseg.evaluation.coco.chunks import in_background
 
 # Why a string could not be decoded (``RunLengths.problem``), by code.
 PROBLEMS = {1: "has characters outside the RLE alphabet ('0' to 'o')", 2: "ends in the middle of a count",
             3: "decodes to a negative run length", 4: "has run lengths that do not add up to height x width",
             5: "counts are not a string"}
 NOT_TEXT = 5
+SEPARATOR = ord("\n")  # between the joined strings: outside the RLE alphabet, so no valid string holds it
 
 
 @dataclass
 class RunLengths:
     """N decoded masks. Mask ``i``'s runs alternate background and foreground (background first, column-major)
-    and end at the flat pixel positions ``e = ends[offsets[i]:offsets[i + 1]]``: its foreground is the
-    intervals ``[e[k], e[k + 1])`` for even ``k``."""
+    and end at the flat pixel positions ``e = ends[starts[i]:stops[i]]``: its foreground is the intervals
+    ``[e[k], e[k + 1])`` for even ``k``. ``ends`` has a slot per character of the strings, so each string
+    decodes into its own slots, whatever the order; slots past a mask's ``stop`` are never read."""
 
-    ends: np.ndarray  # (total,) int32 (int64 for masks of 2**31 pixels or more) cumulative run lengths
-    offsets: np.ndarray  # (N + 1,) int64
+    ends: np.ndarray  # (characters + 1,) int32 (int64 for masks of 2**31 pixels or more) cumulative run lengths
+    starts: np.ndarray  # (N,) int64
+    stops: np.ndarray  # (N,) int64
     heights: np.ndarray  # (N,) int64
     widths: np.ndarray  # (N,) int64
     areas: np.ndarray  # (N,) int64 foreground pixels
@@ -42,19 +45,20 @@ class RunLengths:
     def __len__(self) -> int:
         return len(self.heights)
 
+    def runs(self, index: int) -> np.ndarray:
+        """Mask ``index``'s run ends."""
+        return self.ends[self.starts[index]:self.stops[index]]
+
     def take(self, rows: np.ndarray) -> RunLengths:
-        """The masks ``rows``, in that order."""
-        lengths = np.diff(self.offsets)[rows]
-        offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
-        source = np.repeat(self.offsets[rows] - offsets[:-1], lengths) + np.arange(offsets[-1])
-        return RunLengths(ends=self.ends[source], offsets=offsets, heights=self.heights[rows],
+        """The masks ``rows``, in that order (sharing ``ends``)."""
+        return RunLengths(ends=self.ends, starts=self.starts[rows], stops=self.stops[rows], heights=self.heights[rows],
                           widths=self.widths[rows], areas=self.areas[rows], empty_runs=self.empty_runs[rows],
                           problem=self.problem[rows])
 
     def boxes(self) -> np.ndarray:
         """(N, 4) float64 x, y, width, height of each mask's foreground, as pycocotools' ``toBbox``."""
         boxes = np.zeros((len(self), 4), dtype=np.int64)
-        _boxes(self.ends, self.offsets, self.heights, self.widths, boxes)
+        _boxes(self.ends, self.starts, self.stops, self.heights, self.widths, boxes)
         return boxes.astype(np.float64)
 
 
@@ -66,207 +70,197 @@ def decode_rles(rles: Sequence[dict]) -> RunLengths:
 
 
 def decode_counts(counts: Sequence, sizes: np.ndarray) -> RunLengths:
-    """As ``decode_rles`` for the masks' ``counts`` (strings expected) and (N, 2) [h, w] sizes, on all CPUs."""
-    strings = _Strings(counts)
-    values = strings.count_values()
-    offsets = np.cumsum(values)
-    run_ends = np.empty(offsets[-1], dtype=_run_end_type(int((sizes[:, 0] * sizes[:, 1]).max(initial=0))))
-    decoded = _decoded_like(len(strings), offsets, run_ends)
-    run_in_chunks(_decode, len(strings), strings.buffer, strings.starts, strings.ends, *decoded,
-                  weights=strings.ends - strings.starts)
-    return strings.run_lengths(decoded, sizes)
+    """As ``decode_rles`` for the masks' ``counts`` (strings expected) and (N, 2) [h, w] sizes."""
+    return decode_counts_in_background(counts, int((sizes[:, 0] * sizes[:, 1]).max(initial=0)))(sizes)
 
 
 def decode_counts_in_background(counts: Sequence, max_pixels: int) -> Callable[[np.ndarray], RunLengths]:
-    """``decode_counts`` started on a background thread before the sizes are known, so the caller's Python
-    work overlaps it. One compiled call does it all: a thread that needed the GIL between steps would wait
-    for it while the caller runs long C calls.
+    """Start decoding ``counts`` on a background thread, first string first, before the sizes are known, so
+    the caller's Python work overlaps it.
 
     Args:
         max_pixels: the most pixels a mask may cover (its image's), to choose the width of the run ends.
     Returns:
-        ``finish(sizes)``: waits for the decoding and gives the ``RunLengths`` for those (N, 2) [h, w] sizes.
+        ``finish(sizes)``: decodes from the last string back until it meets the background thread's work,
+        waits for that, and gives the ``RunLengths`` for those (N, 2) [h, w] sizes. One compiled call a
+        thread: a thread needing the GIL between strings would wait for it while the caller runs long C calls
+        (``list(map(...))``, ``str.join``), which never hand it over midway.
     """
-    strings = _Strings(counts)  # joining the strings is Python work: on the calling thread
-    run_end_type = _run_end_type(max_pixels)
+    decoding = _Decoding(counts, max_pixels)  # joining the strings is Python work: on the calling thread
+    forward = in_background(decoding.forward)
 
-    def decode() -> tuple:
-        if strings.separated:
-            decoded = _find_and_decode(strings.buffer, SEPARATOR, strings.starts, strings.ends,
-                                       np.empty(0, dtype=run_end_type))
-            if decoded is not None:
-                return decoded
-            strings.bound_by_lengths()  # a string holds the separator (it is malformed, and flagged as such)
-        values = strings.count_values()
-        offsets = np.cumsum(values)
-        decoded = _decoded_like(len(strings), offsets, np.empty(offsets[-1], dtype=run_end_type))
-        _decode(0, len(strings), strings.buffer, strings.starts, strings.ends, *decoded)
-        return decoded
+    def finish(sizes: np.ndarray) -> RunLengths:
+        decoding.backward()
+        forward()
+        return decoding.result(sizes)
 
-    decoding = in_background(decode)
-    return lambda sizes: strings.run_lengths(decoding(), sizes)
+    return finish
 
 
-SEPARATOR = ord("\n")  # between the joined strings: outside the RLE alphabet, so no valid string holds it
+class _Decoding:
+    """The strings, what decoding them fills, and which strings a thread has claimed. Each string is claimed
+    by the thread that decodes it; should two claim one at once, both write the same values to its slots."""
 
+    def __init__(self, counts: Sequence, max_pixels: int):
+        self.strings = _Strings(counts)
+        count = len(self.strings.char_starts)
+        self.claimed = np.zeros(count, dtype=np.uint8)
+        # int32 halves the memory the run ends take (and the time to fill them) wherever positions fit. A mask
+        # whose runs overshoot its image is flagged (code 4) from its exact int64 total, whatever its ends hold.
+        ends = np.empty(len(self.strings.buffer) + 1, dtype=np.int64 if max_pixels >= 2 ** 31 else np.int32)
+        # _decode_string's outputs: starts, stops, run ends, areas, totals, empty runs, problems
+        self.outputs = (self.strings.char_starts, np.zeros(count, dtype=np.int64), ends,
+                        np.zeros(count, dtype=np.int64), np.zeros(count, dtype=np.int64),
+                        np.zeros(count, dtype=np.bool_), np.zeros(count, dtype=np.int8))
 
-def _run_end_type(max_pixels: int) -> type:
-    """int32 halves the memory the run ends take (and the time to fill them) wherever positions fit. A mask
-    whose runs overshoot its image is flagged (code 4) from its exact int64 total, whatever its ends hold."""
-    return np.int64 if max_pixels >= 2 ** 31 else np.int32
+    def forward(self) -> None:
+        """Decode from the first string on, until one is claimed."""
+        _decode_forward(self.strings.buffer, self.strings.separator, self.strings.char_ends, self.claimed,
+                        *self.outputs)
 
+    def backward(self) -> None:
+        """Decode from the last string back, until one is claimed."""
+        _decode_backward(self.strings.buffer, self.strings.separator, self.strings.char_ends, self.claimed,
+                         *self.outputs)
 
-def _decoded_like(count: int, offsets: np.ndarray, run_ends: np.ndarray) -> tuple:
-    """What ``_decode`` fills, in its argument order: offsets, run ends, areas, totals, empty runs, problems."""
-    return (offsets, run_ends, np.zeros(count, dtype=np.int64), np.zeros(count, dtype=np.int64),
-            np.zeros(count, dtype=np.bool_), np.zeros(count, dtype=np.int8))
-
-
-class _Strings:
-    """The counts as one byte buffer and each string's bounds in it. The usual case, every count an ASCII str
-    (or every one bytes), is joined with separators whose positions the compiled pass finds; otherwise the
-    strings are converted one by one and measured."""
-
-    def __init__(self, counts: Sequence):
-        self.counts = counts
-        self.starts = np.zeros(len(counts), dtype=np.int64)
-        self.ends = np.zeros(len(counts), dtype=np.int64)
-        self.not_text = None
-        self.separated = True
-        try:
-            self.buffer = np.frombuffer("\n".join(counts).encode("ascii"), dtype=np.uint8)
-        except (UnicodeEncodeError, TypeError):
-            try:
-                self.buffer = np.frombuffer(b"\n".join(counts), dtype=np.uint8)
-            except TypeError:
-                self._convert_one_by_one()
-
-    def __len__(self) -> int:
-        return len(self.counts)
-
-    def _convert_one_by_one(self) -> None:
-        """Non-ASCII text as UTF-8 (bytes of 128 and up: outside the alphabet, flagged as code 1); bytes as
-        they are; anything else empty and flagged as code 5."""
-        not_text = np.array([not isinstance(c, (str, bytes)) for c in self.counts], dtype=bool)
-        self.counts = [c if isinstance(c, bytes) else c.encode("utf-8") if isinstance(c, str) else b""
-                       for c in self.counts]
-        self.not_text = not_text if not_text.any() else None
-        self.buffer = np.frombuffer(b"".join(self.counts), dtype=np.uint8)
-        self.separated = False
-        self.bound_by_lengths()
-
-    def bound_by_lengths(self) -> None:
-        """Each string's bounds from the lengths of the counts (one byte a character, as joined)."""
-        lengths = np.fromiter(map(len, self.counts), dtype=np.int64, count=len(self.counts))
-        separator = int(self.separated)
-        self.ends[:] = np.cumsum(lengths + separator) - separator
-        self.starts[:] = self.ends - lengths
-        self.separated = False
-
-    def count_values(self) -> np.ndarray:
-        """(N + 1,) how many values each string holds, after a leading 0; finds the strings if need be."""
-        values = np.zeros(len(self) + 1, dtype=np.int64)
-        if self.separated:
-            if _find_strings(self.buffer, SEPARATOR, self.starts, self.ends, values[1:]):
-                return values
-            self.bound_by_lengths()
-            values[:] = 0
-        run_in_chunks(_count_values, len(self), self.buffer, self.starts, self.ends, values[1:],
-                      weights=self.ends - self.starts)
-        return values
-
-    def run_lengths(self, decoded: tuple, sizes: np.ndarray) -> RunLengths:
-        offsets, run_ends, areas, totals, empty_runs, problem = decoded
+    def result(self, sizes: np.ndarray) -> RunLengths:
+        """The decoded masks, once every string is: code 4 for those whose runs do not cover their (N, 2)
+        [h, w] size."""
+        starts, stops, run_ends, areas, totals, empty_runs, problem = self.outputs
         heights, widths = np.ascontiguousarray(sizes[:, 0]), np.ascontiguousarray(sizes[:, 1])
         problem[(problem == 0) & (totals != heights * widths)] = 4
-        if self.not_text is not None:
-            problem[self.not_text] = NOT_TEXT
-        return RunLengths(ends=run_ends, offsets=offsets, heights=heights, widths=widths, areas=areas,
+        if self.strings.not_text is not None:
+            problem[self.strings.not_text] = NOT_TEXT
+        return RunLengths(ends=run_ends, starts=starts, stops=stops, heights=heights, widths=widths, areas=areas,
                           empty_runs=empty_runs, problem=problem)
 
 
-@numba.njit(cache=True, nogil=True)
-def _find_and_decode(buffer, separator, starts, ends, run_end_type):  # pragma: no cover - compiled
-    """Find, count and decode every separated string in one call; None if a string holds the separator."""
-    count = len(starts)
-    values = np.zeros(count + 1, dtype=np.int64)
-    if not _find_strings(buffer, separator, starts, ends, values[1:]):
-        return None
-    offsets = np.cumsum(values)
-    run_ends = np.empty(offsets[-1], dtype=run_end_type.dtype)
-    areas, totals = np.zeros(count, dtype=np.int64), np.zeros(count, dtype=np.int64)
-    empty_runs, problem = np.zeros(count, dtype=np.bool_), np.zeros(count, dtype=np.int8)
-    _decode(0, count, buffer, starts, ends, offsets, run_ends, areas, totals, empty_runs, problem)
-    return offsets, run_ends, areas, totals, empty_runs, problem
+class _Strings:
+    """The counts as one byte buffer. The usual case, every count an ASCII str (or every one bytes), is joined
+    with separators, and the compiled passes find the strings' bounds as they go; otherwise (or if a string
+    holds the separator) the strings are converted one by one and their bounds measured here."""
 
-
-@numba.njit(cache=True, nogil=True)
-def _find_strings(buffer, separator, starts, ends, values):  # pragma: no cover - compiled
-    """Each string's bounds in the separated buffer, and how many values it holds (characters without the
-    continuation bit). False if the separators do not match the strings (a string holds one)."""
-    count = len(starts)
-    if count == 0:
-        return len(buffer) == 0
-    string = 0
-    for p in range(len(buffer)):
-        if buffer[p] == separator:
-            ends[string] = p
-            string += 1
-            if string == count:
-                return False
-            starts[string] = p + 1
+    def __init__(self, counts: Sequence):
+        self.not_text = None
+        self.char_starts = np.zeros(len(counts), dtype=np.int64)  # filled by the passes when separated
+        self.char_ends = np.zeros(0, dtype=np.int64)
+        self.separator = SEPARATOR
+        try:
+            text = "\n".join(counts).encode("ascii")
+        except (UnicodeEncodeError, TypeError):
+            try:
+                text = b"\n".join(counts)
+            except TypeError:
+                text = None
+        if text is not None and text.count(b"\n") == max(len(counts) - 1, 0):
+            self.buffer = np.frombuffer(text, dtype=np.uint8)
         else:
-            values[string] += (buffer[p] - 48) & 0x20 == 0
-    ends[string] = len(buffer)
-    return string == count - 1
+            self._convert_one_by_one(counts)
+
+    def _convert_one_by_one(self, counts: Sequence) -> None:
+        """Non-ASCII text as UTF-8 (bytes of 128 and up: outside the alphabet, flagged as code 1); bytes as
+        they are; anything else empty and flagged as code 5."""
+        not_text = np.array([not isinstance(c, (str, bytes)) for c in counts], dtype=bool)
+        counts = [c if isinstance(c, bytes) else c.encode("utf-8") if isinstance(c, str) else b"" for c in counts]
+        self.not_text = not_text if not_text.any() else None
+        self.buffer = np.frombuffer(b"".join(counts), dtype=np.uint8)
+        lengths = np.fromiter(map(len, counts), dtype=np.int64, count=len(counts))
+        self.char_ends = np.cumsum(lengths)
+        self.char_starts = self.char_ends - lengths
+        self.separator = -1  # the bounds are known
 
 
 @numba.njit(cache=True, nogil=True)
-def _count_values(start, stop, buffer, starts, ends, values):  # pragma: no cover - compiled
-    for i in range(start, stop):
-        for p in range(starts[i], ends[i]):
-            values[i] += (buffer[p] - 48) & 0x20 == 0
+def _decode_forward(buffer, separator, char_ends, claimed, starts, stops, run_ends, areas, totals, empty_runs,
+                    problem):  # pragma: no cover - compiled
+    """Decode strings from the first on, until one is already claimed."""
+    p = 0
+    for i in range(len(claimed)):
+        if claimed[i]:
+            return
+        claimed[i] = 1
+        if separator < 0:
+            p, end = starts[i], char_ends[i]
+        else:
+            starts[i] = p
+            end = p
+            while end < len(buffer) and buffer[end] != separator:
+                end += 1
+        _decode_string(buffer, p, end, i, starts, stops, run_ends, areas, totals, empty_runs, problem)
+        p = end + 1
 
 
 @numba.njit(cache=True, nogil=True)
-def _decode(start, stop, buffer, starts, ends, offsets, run_ends, areas, totals, empty_runs, problem
-            ):  # pragma: no cover - compiled
-    """Run ends, area and total length of each string; problem codes 1 to 3 (4 needs the sizes)."""
-    for i in range(start, stop):
-        out = offsets[i]
-        m, value, shift, position, area = 0, np.int64(0), 0, np.int64(0), np.int64(0)
-        previous, before_previous = np.int64(0), np.int64(0)  # the last two counts: later ones are differences
-        outside, sign_bits = np.int64(0), np.int64(0)  # non-zero once a character / a count is invalid
-        empty = False
-        for p in range(starts[i], ends[i]):
+def _decode_backward(buffer, separator, char_ends, claimed, starts, stops, run_ends, areas, totals, empty_runs,
+                     problem):  # pragma: no cover - compiled
+    """Decode strings from the last back, until one is already claimed."""
+    end = len(buffer)
+    for i in range(len(claimed) - 1, -1, -1):
+        if claimed[i]:
+            return
+        claimed[i] = 1
+        if separator < 0:
+            p, end = starts[i], char_ends[i]
+        else:
+            p = end
+            while p > 0 and buffer[p - 1] != separator:
+                p -= 1
+            starts[i] = p
+        _decode_string(buffer, p, end, i, starts, stops, run_ends, areas, totals, empty_runs, problem)
+        end = p - 1
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _decode_string(buffer, p, end, i, starts, stops, run_ends, areas, totals, empty_runs,
+                   problem):  # pragma: no cover - compiled
+    """String ``i``, the characters ``[p, end)``: its run ends into its slots from ``starts[i]`` (a count takes
+    a character at least), its area and total length, and problem codes 1 to 3 (4 needs the sizes)."""
+    out, m = starts[i], 0
+    position, area = np.int64(0), np.int64(0)
+    before_previous, previous = np.int64(0), np.int64(0)  # the last two counts: later ones are differences
+    outside, sign_bits = np.int64(0), np.int64(0)  # non-zero once a character / a count is invalid
+    empty = cut = False
+    while p < end:
+        c = np.int64(buffer[p]) - 48
+        p += 1
+        outside |= c & -64  # characters '0' to 'o' give 0 to 63
+        value, shift = c & 0x1F, 5
+        while c & 0x20:  # the continuation bit: the count goes on
+            if p == end:
+                cut = True
+                break
             c = np.int64(buffer[p]) - 48
-            outside |= c & -64  # characters '0' to 'o' give 0 to 63
+            p += 1
+            outside |= c & -64
             value |= (c & 0x1F) << shift
             shift += 5
-            if c & 0x20 == 0:  # the count's last character
-                value |= -((c >> 4) & 1) << shift  # sign-extend
-                value += before_previous * (m > 2)  # rleToString stores the 4th count on as differences
-                sign_bits |= value
-                empty |= (value == 0) & (m > 0)
-                position += value
-                area += value & -(m & 1)  # odd runs are foreground
-                run_ends[out + m] = position
-                before_previous, previous = previous, value
-                m += 1
-                value, shift = np.int64(0), 0
-        areas[i], totals[i], empty_runs[i] = area, position, empty
-        if outside:
-            problem[i] = 1
-        elif shift:
-            problem[i] = 2
-        elif sign_bits < 0:
-            problem[i] = 3
+        if cut:
+            break
+        value |= -((c >> 4) & 1) << shift  # sign-extend
+        if m > 2:
+            value += before_previous  # rleToString stores the 4th count on as differences
+        sign_bits |= value
+        empty |= (value == 0) & (m > 0)
+        position += value
+        if m & 1:
+            area += value  # odd runs are foreground
+        run_ends[out + m] = position
+        before_previous, previous = previous, value
+        m += 1
+    stops[i] = out + m
+    areas[i], totals[i], empty_runs[i] = area, position, empty
+    if outside:
+        problem[i] = 1
+    elif cut:
+        problem[i] = 2
+    elif sign_bits < 0:
+        problem[i] = 3
 
 
 @numba.njit(cache=True, nogil=True)
-def _boxes(run_ends, offsets, heights, widths, boxes):  # pragma: no cover - compiled
+def _boxes(run_ends, starts, stops, heights, widths, boxes):  # pragma: no cover - compiled
     for i in range(len(heights)):
-        foreground_box(run_ends[offsets[i]:offsets[i + 1]], heights[i], widths[i], boxes[i])
+        foreground_box(run_ends[starts[i]:stops[i]], heights[i], widths[i], boxes[i])
 
 
 @numba.njit(cache=True, nogil=True)
