@@ -97,31 +97,70 @@ def decode_counts_in_background(counts: Sequence, max_pixels: int) -> Callable[[
     return finish
 
 
+# How the passes find each string (``_Decoding.layout``).
+UNCHECKED = 0  # joined with separators, not yet counted
+SEPARATED = 1  # as many separators as strings less one: each pass finds the bounds as it goes
+BOUNDED = 2  # the bounds are measured (``char_starts``, ``char_ends``)
+MISPLACED = 3  # a string holds a separator: the background thread measures the bounds, then decodes them all
+
+
 class _Decoding:
     """The strings, what decoding them fills, and which strings a thread has claimed. Each string is claimed
     by the thread that decodes it; should two claim one at once, both write the same values to its slots."""
 
     def __init__(self, counts: Sequence, max_pixels: int):
-        self.strings = _Strings(counts)
-        count = len(self.strings.char_starts)
-        self.claimed = np.zeros(count, dtype=np.uint8)
+        self.counts = counts
+        self.not_text = None
+        self.char_starts = np.zeros(len(counts), dtype=np.int64)  # also each mask's first slot in ``ends``
+        self.char_ends = np.zeros(len(counts), dtype=np.int64)
+        self.layout = np.array([UNCHECKED], dtype=np.int8)
+        try:  # the usual case: every count an ASCII str, or every one bytes
+            text = "\n".join(counts).encode("ascii")
+        except (UnicodeEncodeError, TypeError):
+            try:
+                text = b"\n".join(counts)
+            except TypeError:
+                text = self._convert_one_by_one()
+        self.buffer = np.frombuffer(text, dtype=np.uint8)
+        self.claimed = np.zeros(len(counts), dtype=np.uint8)
         # int32 halves the memory the run ends take (and the time to fill them) wherever positions fit. A mask
         # whose runs overshoot its image is flagged (code 4) from its exact int64 total, whatever its ends hold.
-        ends = np.empty(len(self.strings.buffer) + 1, dtype=np.int64 if max_pixels >= 2 ** 31 else np.int32)
+        ends = np.empty(len(self.buffer) + 1, dtype=np.int64 if max_pixels >= 2 ** 31 else np.int32)
+        count = len(counts)
         # _decode_string's outputs: starts, stops, run ends, areas, totals, empty runs, problems
-        self.outputs = (self.strings.char_starts, np.zeros(count, dtype=np.int64), ends,
-                        np.zeros(count, dtype=np.int64), np.zeros(count, dtype=np.int64),
-                        np.zeros(count, dtype=np.bool_), np.zeros(count, dtype=np.int8))
+        self.outputs = (self.char_starts, np.zeros(count, dtype=np.int64), ends, np.zeros(count, dtype=np.int64),
+                        np.zeros(count, dtype=np.int64), np.zeros(count, dtype=np.bool_),
+                        np.zeros(count, dtype=np.int8))
+
+    def _convert_one_by_one(self) -> bytes:
+        """Non-ASCII text as UTF-8 (bytes of 128 and up: outside the alphabet, flagged as code 1); bytes as
+        they are; anything else empty and flagged as code 5. Joined without separators, bounds measured."""
+        not_text = np.array([not isinstance(c, (str, bytes)) for c in self.counts], dtype=bool)
+        self.counts = [c if isinstance(c, bytes) else c.encode("utf-8") if isinstance(c, str) else b""
+                       for c in self.counts]
+        self.not_text = not_text if not_text.any() else None
+        self._measure(separator_width=0)
+        return b"".join(self.counts)
+
+    def _measure(self, separator_width: int) -> None:
+        """Each string's bounds from the lengths of the counts (one byte a character, as joined), in place:
+        the passes hold these arrays."""
+        lengths = np.fromiter(map(len, self.counts), dtype=np.int64, count=len(self.counts))
+        np.cumsum(lengths + separator_width, out=self.char_ends)
+        self.char_ends -= separator_width
+        np.subtract(self.char_ends, lengths, out=self.char_starts)
+        self.layout[0] = BOUNDED
 
     def forward(self) -> None:
         """Decode from the first string on, until one is claimed."""
-        _decode_forward(self.strings.buffer, self.strings.separator, self.strings.char_ends, self.claimed,
-                        *self.outputs)
+        _decode_forward(self.buffer, SEPARATOR, self.char_ends, self.layout, self.claimed, *self.outputs)
+        if self.layout[0] == MISPLACED:  # none is claimed yet, and the caller's pass claims none
+            self._measure(separator_width=1)
+            _decode_forward(self.buffer, SEPARATOR, self.char_ends, self.layout, self.claimed, *self.outputs)
 
     def backward(self) -> None:
         """Decode from the last string back, until one is claimed."""
-        _decode_backward(self.strings.buffer, self.strings.separator, self.strings.char_ends, self.claimed,
-                         *self.outputs)
+        _decode_backward(self.buffer, SEPARATOR, self.char_ends, self.layout, self.claimed, *self.outputs)
 
     def result(self, sizes: np.ndarray) -> RunLengths:
         """The decoded masks, once every string is: code 4 for those whose runs do not cover their (N, 2)
@@ -129,57 +168,29 @@ class _Decoding:
         starts, stops, run_ends, areas, totals, empty_runs, problem = self.outputs
         heights, widths = np.ascontiguousarray(sizes[:, 0]), np.ascontiguousarray(sizes[:, 1])
         problem[(problem == 0) & (totals != heights * widths)] = 4
-        if self.strings.not_text is not None:
-            problem[self.strings.not_text] = NOT_TEXT
+        if self.not_text is not None:
+            problem[self.not_text] = NOT_TEXT
         return RunLengths(ends=run_ends, starts=starts, stops=stops, heights=heights, widths=widths, areas=areas,
                           empty_runs=empty_runs, problem=problem)
 
 
-class _Strings:
-    """The counts as one byte buffer. The usual case, every count an ASCII str (or every one bytes), is joined
-    with separators, and the compiled passes find the strings' bounds as they go; otherwise (or if a string
-    holds the separator) the strings are converted one by one and their bounds measured here."""
-
-    def __init__(self, counts: Sequence):
-        self.not_text = None
-        self.char_starts = np.zeros(len(counts), dtype=np.int64)  # filled by the passes when separated
-        self.char_ends = np.zeros(0, dtype=np.int64)
-        self.separator = SEPARATOR
-        try:
-            text = "\n".join(counts).encode("ascii")
-        except (UnicodeEncodeError, TypeError):
-            try:
-                text = b"\n".join(counts)
-            except TypeError:
-                text = None
-        if text is not None and text.count(b"\n") == max(len(counts) - 1, 0):
-            self.buffer = np.frombuffer(text, dtype=np.uint8)
-        else:
-            self._convert_one_by_one(counts)
-
-    def _convert_one_by_one(self, counts: Sequence) -> None:
-        """Non-ASCII text as UTF-8 (bytes of 128 and up: outside the alphabet, flagged as code 1); bytes as
-        they are; anything else empty and flagged as code 5."""
-        not_text = np.array([not isinstance(c, (str, bytes)) for c in counts], dtype=bool)
-        counts = [c if isinstance(c, bytes) else c.encode("utf-8") if isinstance(c, str) else b"" for c in counts]
-        self.not_text = not_text if not_text.any() else None
-        self.buffer = np.frombuffer(b"".join(counts), dtype=np.uint8)
-        lengths = np.fromiter(map(len, counts), dtype=np.int64, count=len(counts))
-        self.char_ends = np.cumsum(lengths)
-        self.char_starts = self.char_ends - lengths
-        self.separator = -1  # the bounds are known
-
-
 @numba.njit(cache=True, nogil=True)
-def _decode_forward(buffer, separator, char_ends, claimed, starts, stops, run_ends, areas, totals, empty_runs,
-                    problem):  # pragma: no cover - compiled
-    """Decode strings from the first on, until one is already claimed."""
+def _decode_forward(buffer, separator, char_ends, layout, claimed, starts, stops, run_ends, areas, totals,
+                    empty_runs, problem):  # pragma: no cover - compiled
+    """Decode strings from the first on, until one is already claimed; check the separators first."""
+    if layout[0] == UNCHECKED:
+        separators = 0
+        for p in range(len(buffer)):
+            separators += buffer[p] == separator
+        layout[0] = SEPARATED if separators == max(len(claimed) - 1, 0) else MISPLACED
+    if layout[0] == MISPLACED:
+        return
     p = 0
     for i in range(len(claimed)):
         if claimed[i]:
             return
         claimed[i] = 1
-        if separator < 0:
+        if layout[0] == BOUNDED:
             p, end = starts[i], char_ends[i]
         else:
             starts[i] = p
@@ -191,15 +202,17 @@ def _decode_forward(buffer, separator, char_ends, claimed, starts, stops, run_en
 
 
 @numba.njit(cache=True, nogil=True)
-def _decode_backward(buffer, separator, char_ends, claimed, starts, stops, run_ends, areas, totals, empty_runs,
-                     problem):  # pragma: no cover - compiled
-    """Decode strings from the last back, until one is already claimed."""
+def _decode_backward(buffer, separator, char_ends, layout, claimed, starts, stops, run_ends, areas, totals,
+                     empty_runs, problem):  # pragma: no cover - compiled
+    """Decode strings from the last back, until one is already claimed; nothing while the layout is unknown."""
+    if layout[0] != SEPARATED and layout[0] != BOUNDED:
+        return
     end = len(buffer)
     for i in range(len(claimed) - 1, -1, -1):
         if claimed[i]:
             return
         claimed[i] = 1
-        if separator < 0:
+        if layout[0] == BOUNDED:
             p, end = starts[i], char_ends[i]
         else:
             p = end
