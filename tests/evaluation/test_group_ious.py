@@ -51,6 +51,12 @@ def test_mask_ious_equal_pycocotools_with_crowds_and_mismatched_sizes():
         reference = np.asarray(mask_utils.iou(dt_rles[ds:ds + dn], gt_rles[gs:gs + gn], crowd[gs:gs + gn]))
         np.testing.assert_array_equal(ours[offset:offset + dn * gn], reference.reshape(dn, gn).ravel(order="F"))
     assert (ours == -1).any() and ((ours > 0) & (ours < 1)).any()  # both rules were exercised
+    # With a floor, what could reach it is still exact, and what is left unmeasured is below it.
+    floored = mask_group_ious(groups, decode_rles(dt_rles), np.arange(len(dt)), decode_rles(gt_rles),
+                              np.arange(len(gt)), crowd, floor=0.5)
+    reachable = ours >= 0.5
+    np.testing.assert_array_equal(floored[reachable], ours[reachable])
+    assert (floored[~reachable] < 0.5).all() and (floored[~reachable] != ours[~reachable]).any()
 
 
 def test_box_ious_equal_pycocotools_with_crowds():

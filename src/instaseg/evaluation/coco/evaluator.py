@@ -116,7 +116,7 @@ def match_detections(inputs: EvaluationInputs, iou_type: str, params: EvalParams
     ranges = np.array(params.area_ranges, dtype=np.float64)  # (A, 2)
     gt_area, gt_crowd = gt.area[gt_order], gt.crowd[gt_order]
     gt_ignore = gt.ignore[gt_order][None, :] | (gt_area[None, :] < ranges[:, :1]) | (gt_area[None, :] > ranges[:, 1:])
-    ious = _group_ious(groups, dt, gt, dt_order, gt_order, iou_type)
+    ious = _group_ious(groups, dt, gt, dt_order, gt_order, iou_type, floor=float(np.min(params.iou_thresholds)))
     matches = match_groups(groups, ious, gt_ignore, gt_crowd, params.iou_thresholds, len(dt_order))
     # Unmatched detections outside an area range do not count in it.
     area = dt.area[dt_order]
@@ -132,19 +132,20 @@ def match_detections(inputs: EvaluationInputs, iou_type: str, params: EvalParams
 
 
 def _group_ious(groups: Groups, dt: Annotations, gt: Annotations, dt_order: np.ndarray, gt_order: np.ndarray,
-                iou_type: str) -> np.ndarray:
-    """Flat IoU buffer of the groups; for crowd ground truth, intersection over the detection's area."""
+                iou_type: str, floor: float) -> np.ndarray:
+    """Flat IoU buffer of the groups; for crowd ground truth, intersection over the detection's area. Mask IoUs
+    that cannot reach ``floor`` may be left 0."""
     gt_crowd = gt.crowd[gt_order]
     if iou_type == "bbox":
         return box_group_ious(groups, dt.geometry[dt_order], gt.geometry[gt_order], gt_crowd)
-    masks = mask_group_ious(groups, dt.runs, dt_order, gt.runs, gt_order, gt_crowd)
+    masks = mask_group_ious(groups, dt.runs, dt_order, gt.runs, gt_order, gt_crowd, floor)
     if iou_type == "segm":
         return masks
     # Boundary: the smaller of mask IoU and boundary-band IoU, except against crowd regions (mask IoU). Only
     # grouped detections and ground truth are ever compared, so only they get a band.
     dt_bands, dt_band_rows = _bands(dt.geometry, dt_order, groups.detection_positions()[0])
     gt_bands, gt_band_rows = _bands(gt.geometry, gt_order, groups.ground_truth_positions())
-    bands = mask_group_ious(groups, dt_bands, dt_band_rows, gt_bands, gt_band_rows, gt_crowd)
+    bands = mask_group_ious(groups, dt_bands, dt_band_rows, gt_bands, gt_band_rows, gt_crowd, floor)
     return np.where(gt_crowd[groups.entry_ground_truth()], masks, np.minimum(masks, bands))
 
 

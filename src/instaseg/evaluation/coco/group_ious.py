@@ -20,17 +20,20 @@ from instaseg.evaluation.coco.run_lengths import RunLengths, foreground_box
 
 
 def mask_group_ious(groups: Groups, dt: RunLengths, dt_rows: np.ndarray, gt: RunLengths, gt_rows: np.ndarray,
-                    gt_crowd: np.ndarray) -> np.ndarray:
+                    gt_crowd: np.ndarray, floor: float = 0.0) -> np.ndarray:
     """The flat IoU buffer ``groups`` describes (each group's (G, D) block ground-truth-major).
 
     Args:
         dt_rows, gt_rows: the mask (row of ``dt`` / ``gt``) at each detection / ground-truth position.
         gt_crowd: (M,) crowd flags per ground-truth position: IoU is then over the detection's area.
+        floor: IoUs that cannot reach it are left 0 unmeasured (the smallest IoU threshold: for matching, any
+            IoU below it is the same as none). The bound is the two areas' ratio, whose division rounds no
+            lower than the IoU's own.
     """
     out = np.zeros(groups.iou_size)
     run_in_chunks(_mask_ious, len(groups), groups.dt_start, groups.dt_count, groups.gt_start, groups.gt_count,
                   groups.iou_offset, np.asarray(dt_rows, dtype=np.int64), np.asarray(gt_rows, dtype=np.int64),
-                  _kernel_arrays(dt), _kernel_arrays(gt), gt_crowd.astype(np.bool_), out,
+                  _kernel_arrays(dt), _kernel_arrays(gt), gt_crowd.astype(np.bool_), float(floor), out,
                   weights=groups.dt_count * groups.gt_count)
     return out
 
@@ -52,7 +55,7 @@ def box_group_ious(groups: Groups, dt_boxes: np.ndarray, gt_boxes: np.ndarray, g
 
 @numba.njit(cache=True, nogil=True)
 def _mask_ious(start, stop, dt_start, dt_count, gt_start, gt_count, iou_offset, dt_rows, gt_rows, dt, gt, gt_crowd,
-               out):  # pragma: no cover - compiled
+               floor, out):  # pragma: no cover - compiled
     dt_ends, dt_starts, dt_stops, dt_heights, dt_widths, dt_areas, dt_empty_runs = dt
     gt_ends, gt_starts, gt_stops, gt_heights, gt_widths, gt_areas, gt_empty_runs = gt
     dt_box, gt_box = np.zeros(4, dtype=np.int64), np.zeros(4, dtype=np.int64)
@@ -78,16 +81,27 @@ def _mask_ious(start, stop, dt_start, dt_count, gt_start, gt_count, iou_offset, 
                 if len(first) < 2 or len(second) < 2 or (first[0] >= second[(len(second) & -2) - 1]
                                                          or second[0] >= first[(len(first) & -2) - 1]):
                     continue  # no foreground, or none in the same span of pixels
+                crowd = gt_crowd[gt_start[group] + g]
                 if dt_empty_runs[a] and gt_empty_runs[b]:  # only here can pycocotools' loop stop early
                     intersection, union = _reference_overlap(first, second)
+                elif _cannot_reach(floor, dt_areas[a], gt_areas[b], crowd):
+                    continue
                 else:
                     intersection = _intersection(first, second)
                     union = dt_areas[a] + gt_areas[b] - intersection
                 if intersection == 0:
                     continue
-                if gt_crowd[gt_start[group] + g]:
+                if crowd:
                     union = dt_areas[a]
                 out[index] = intersection / union
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _cannot_reach(floor, dt_area, gt_area, crowd):  # pragma: no cover - compiled
+    """Whether the IoU is surely below ``floor``: the intersection is at most the smaller area, the union at
+    least the larger (the detection's, against a crowd)."""
+    larger = dt_area if crowd else max(dt_area, gt_area)
+    return larger > 0 and min(dt_area, gt_area) / larger < floor
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
