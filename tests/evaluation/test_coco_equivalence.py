@@ -91,3 +91,14 @@ def test_ground_truth_rle_of_another_size_never_matches_as_in_pycocotools():
     annotation["segmentation"] = {"size": rle["size"], "counts": rle["counts"].decode()}
     annotation["iscrowd"] = 0
     _assert_same(evaluate_coco(ground_truth, results, "segm"), pycocotools_eval(ground_truth, results, "segm"))
+
+
+def test_sparse_image_category_groups_match_pycocotools():
+    # Many categories that no one uses: the (image, category) keys are compressed to those that occur.
+    rng = np.random.default_rng(31)
+    ground_truth, results = random_case(rng)
+    while not results or len(ground_truth["images"]) < 3:
+        ground_truth, results = random_case(rng)
+    used = {c["id"] for c in ground_truth["categories"]}
+    ground_truth["categories"] += [{"id": c, "name": f"unused{c}"} for c in range(1000, 1600) if c not in used]
+    _assert_same(evaluate_coco(ground_truth, results, "segm"), pycocotools_eval(ground_truth, results, "segm"))

@@ -27,6 +27,7 @@ class MatchedDetections:
     score: np.ndarray  # (N,)
     matched: np.ndarray  # (N, A, T) bool
     ignored: np.ndarray  # (N, A, T) bool
+    by_category: np.ndarray | None = None  # (N,) rows by category, best score first (made here if None)
 
 
 @dataclass
@@ -55,7 +56,9 @@ def accumulate(detections: MatchedDetections, counted_ground_truth: np.ndarray, 
     recall = -np.ones((num_thresholds, num_categories, num_areas, len(params.max_detections)))
     # pycocotools concatenates images in id order, each in rank order, then sorts stably by score: rows are
     # already in (image, category, rank) order, so by category, then score, ties kept, gives that.
-    order = order_by_key_then_score(detections.category_index, num_categories, detections.score)
+    order = detections.by_category
+    if order is None:
+        order = order_by_key_then_score(detections.category_index, num_categories, detections.score)
     category_start = np.searchsorted(detections.category_index[order], np.arange(num_categories + 1))
     counts = ~detections.ignored  # (N, A, T) whether each detection counts, and if so whether it is a hit
     hits = detections.matched & counts

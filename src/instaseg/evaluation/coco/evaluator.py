@@ -16,7 +16,7 @@ import numpy as np
 from pycocotools import mask as mask_utils
 
 from instaseg.evaluation.coco.accumulate import MatchedDetections, Tables, accumulate, per_category_ap, summarize
-from instaseg.evaluation.coco.inputs import Annotations, EvaluationInputs, prepare_inputs
+from instaseg.evaluation.coco.inputs import Annotations, EvaluationInputs, SortKeys, start_inputs
 from instaseg.evaluation.coco.group_ious import box_group_ious, mask_group_ious
 from instaseg.evaluation.coco.matching import Groups, match_groups
 from instaseg.evaluation.coco.ordering import order_by_key_then_score
@@ -64,8 +64,12 @@ def evaluate_coco(ground_truth: dict[str, Any], results: Sequence[dict[str, Any]
     """
     params = params or EvalParams()
     with _collector_paused():
-        inputs = prepare_inputs(ground_truth, results, iou_type, image_ids, results_name)
-        detections, matched_ious, pairs = match_detections(inputs, iou_type, params)
+        pending = start_inputs(ground_truth, results, iou_type, image_ids, results_name)
+        # Ordering needs no masks: it runs while they decode.
+        grouping = group_detections(pending.detection_keys, pending.ground_truth, len(pending.image_ids),
+                                    len(pending.category_ids), params.max_detections[-1])
+        inputs = pending.finish()
+        detections, matched_ious, pairs = match_detections(inputs, iou_type, params, grouping)
     counted = counted_ground_truth(inputs.ground_truth, len(inputs.category_ids), params)
     tables = accumulate(detections, counted, params)
     return COCOEvaluation(iou_type=iou_type, stats=summarize(tables, params), tables=tables,
@@ -90,45 +94,66 @@ def _collector_paused():
             gc.enable()
 
 
-def match_detections(inputs: EvaluationInputs, iou_type: str, params: EvalParams
+def match_detections(inputs: EvaluationInputs, iou_type: str, params: EvalParams, grouping: Grouping | None = None
                      ) -> tuple[MatchedDetections, np.ndarray, np.ndarray]:
     """Sort, limit and match the detections of every (image, category) group; also the true positives at
-    IoU 0.5 (all areas) as their IoUs and (detection row, ground-truth row) pairs."""
-    gt, dt = inputs.ground_truth, inputs.detections
-    num_categories = len(inputs.category_ids)
-    # Detections: by group, best score first, ties in input order (pycocotools' stable sort); keep the limit.
-    dt_key = dt.image_index * num_categories + dt.category_index
-    dt_order = order_by_key_then_score(dt_key, len(inputs.image_ids) * num_categories, dt.score)
-    dt_sorted_key = dt_key[dt_order]
-    rank = np.arange(len(dt_order)) - np.searchsorted(dt_sorted_key, dt_sorted_key, side="left")
-    keep = rank < params.max_detections[-1]
-    dt_order, dt_sorted_key, rank = dt_order[keep], dt_sorted_key[keep], rank[keep]
-    # Ground truth: by group, in annotation order.
-    gt_key = gt.image_index * num_categories + gt.category_index
-    gt_order = np.argsort(gt_key, kind="stable")
-    gt_sorted_key = gt_key[gt_order]
+    IoU 0.5 (all areas) as their IoUs and (detection row, ground-truth row) pairs.
 
-    both = np.intersect1d(dt_sorted_key, gt_sorted_key)
-    dt_bounds = np.searchsorted(dt_sorted_key, np.stack([both, both + 1]))
-    gt_bounds = np.searchsorted(gt_sorted_key, np.stack([both, both + 1]))
-    groups = Groups(dt_start=dt_bounds[0], dt_count=dt_bounds[1] - dt_bounds[0], gt_start=gt_bounds[0],
-                    gt_count=gt_bounds[1] - gt_bounds[0])
+    Args:
+        grouping: ``group_detections`` of these inputs, if already made.
+    """
+    gt, dt = inputs.ground_truth, inputs.detections
+    grouping = grouping or group_detections(dt, gt, len(inputs.image_ids), len(inputs.category_ids),
+                                            params.max_detections[-1])
+    dt_order, gt_order, groups = grouping.dt_order, grouping.gt_order, grouping.groups
     ranges = np.array(params.area_ranges, dtype=np.float64)  # (A, 2)
     gt_area, gt_crowd = gt.area[gt_order], gt.crowd[gt_order]
     gt_ignore = gt.ignore[gt_order][None, :] | (gt_area[None, :] < ranges[:, :1]) | (gt_area[None, :] > ranges[:, 1:])
     ious = _group_ious(groups, dt, gt, dt_order, gt_order, iou_type, floor=float(np.min(params.iou_thresholds)))
-    matches = match_groups(groups, ious, gt_ignore, gt_crowd, params.iou_thresholds, len(dt_order))
-    # Unmatched detections outside an area range do not count in it.
-    area = dt.area[dt_order]
-    outside = (area[:, None] < ranges[None, :, 0]) | (area[:, None] > ranges[None, :, 1])  # (N, A)
-    matched, ignored = matches.matched, matches.matched_ignored | (~matches.matched & outside[:, :, None])
+    matches = match_groups(groups, ious, gt_ignore, gt_crowd, params.iou_thresholds, dt.area[dt_order], ranges)
     # The true positives at the loosest threshold, all areas: their IoUs (for the histogram) and rows.
-    true_positive = matched[:, 0, 0] & ~ignored[:, 0, 0]
+    true_positive = matches.matched[:, 0, 0] & ~matches.ignored[:, 0, 0]
     pairs = np.stack([dt_order[true_positive], gt_order[matches.gt_position[true_positive]]], axis=1)
     kept = MatchedDetections(row=dt_order, category_index=dt.category_index[dt_order],
-                             image_index=dt.image_index[dt_order], rank=rank, score=dt.score[dt_order],
-                             matched=matched, ignored=ignored)
+                             image_index=dt.image_index[dt_order], rank=grouping.rank, score=dt.score[dt_order],
+                             matched=matches.matched, ignored=matches.ignored, by_category=grouping.by_category)
     return kept, matches.iou[true_positive], pairs
+
+
+@dataclass
+class Grouping:
+    """Detections by (image, category) group, best score first (ties in input order, as pycocotools' stable
+    sort), at most the limit per group; ground truth by group in annotation order; the groups with both."""
+
+    dt_order: np.ndarray  # (N,) detection rows
+    rank: np.ndarray  # (N,) position within the group
+    gt_order: np.ndarray  # (M,) ground-truth rows
+    groups: Groups  # positions in dt_order and gt_order
+    by_category: np.ndarray  # (N,) positions in dt_order by category, best score first (for accumulation)
+
+
+def group_detections(dt: SortKeys | Annotations, gt: Annotations, num_images: int, num_categories: int,
+                     limit: int) -> Grouping:
+    """Order the detections and ground truth by (image, category) group, keeping ``limit`` detections a group."""
+    dt_key = dt.image_index * num_categories + dt.category_index
+    gt_key = gt.image_index * num_categories + gt.category_index
+    num_keys = num_images * num_categories
+    if num_keys > 2 * (len(dt_key) + len(gt_key)) + 1024:  # sparse (e.g. LVIS' images x categories): those used
+        used, inverse = np.unique(np.concatenate([dt_key, gt_key]), return_inverse=True)
+        dt_key, gt_key, num_keys = inverse[:len(dt_key)].reshape(-1), inverse[len(dt_key):].reshape(-1), len(used)
+    dt_order = order_by_key_then_score(dt_key, num_keys, dt.score)
+    gt_order = np.argsort(gt_key, kind="stable")
+    dt_count, gt_count = np.bincount(dt_key, minlength=num_keys), np.bincount(gt_key, minlength=num_keys)
+    # Each group's detections past the limit are dropped; positions are counted in what is kept.
+    rank = np.arange(len(dt_order)) - (np.cumsum(dt_count) - dt_count)[dt_key[dt_order]]
+    keep = rank < limit
+    dt_order, rank = dt_order[keep], rank[keep]
+    kept_count = np.minimum(dt_count, limit)
+    both = np.flatnonzero((dt_count > 0) & (gt_count > 0))
+    groups = Groups(dt_start=(np.cumsum(kept_count) - kept_count)[both], dt_count=kept_count[both],
+                    gt_start=(np.cumsum(gt_count) - gt_count)[both], gt_count=gt_count[both])
+    by_category = order_by_key_then_score(dt.category_index[dt_order], num_categories, dt.score[dt_order])
+    return Grouping(dt_order=dt_order, rank=rank, gt_order=gt_order, groups=groups, by_category=by_category)
 
 
 def _group_ious(groups: Groups, dt: Annotations, gt: Annotations, dt_order: np.ndarray, gt_order: np.ndarray,

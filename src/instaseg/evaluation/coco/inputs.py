@@ -63,6 +63,27 @@ def _where(source: str, index: int, field: str) -> str:
     return f"{source}: record {index}, field '{field}'"
 
 
+@dataclass
+class SortKeys:
+    """What ordering and grouping need of the detections, known before their masks are decoded."""
+
+    image_index: np.ndarray  # (N,)
+    category_index: np.ndarray  # (N,)
+    score: np.ndarray  # (N,)
+
+
+@dataclass
+class PendingInputs:
+    """The inputs read and checked, but for the detections' masks, which may still be decoding; ``finish``
+    waits for them (raising for malformed ones) and gives the ``EvaluationInputs``."""
+
+    image_ids: np.ndarray
+    category_ids: np.ndarray
+    ground_truth: Annotations
+    detection_keys: SortKeys
+    finish: Callable[[], EvaluationInputs]
+
+
 def prepare_inputs(ground_truth: dict[str, Any], results: Sequence[dict[str, Any]], iou_type: str,
                    image_ids: Sequence[int] | None = None, results_name: str = "results") -> EvaluationInputs:
     """Validate and flatten COCO ground truth (a parsed COCO dict) and results (COCO result dicts).
@@ -73,6 +94,12 @@ def prepare_inputs(ground_truth: dict[str, Any], results: Sequence[dict[str, Any
     Raises:
         EvaluationInputError: naming the record and field of the first problem found.
     """
+    return start_inputs(ground_truth, results, iou_type, image_ids, results_name).finish()
+
+
+def start_inputs(ground_truth: dict[str, Any], results: Sequence[dict[str, Any]], iou_type: str,
+                 image_ids: Sequence[int] | None = None, results_name: str = "results") -> PendingInputs:
+    """``prepare_inputs`` up to the detections' masks, which go on decoding in the background."""
     if iou_type not in IOU_TYPES:
         raise EvaluationInputError(f"unknown IoU type {iou_type!r}; choose from {', '.join(IOU_TYPES)}")
     images = {int(image["id"]): image for image in ground_truth["images"]}
@@ -86,11 +113,16 @@ def prepare_inputs(ground_truth: dict[str, Any], results: Sequence[dict[str, Any
         if unknown:
             raise EvaluationInputError(f"images to evaluate not in the ground truth: {unknown[:5]}")
     # The detections' masks decode on other threads while the ground truth is prepared here.
-    finish_detections = _detections(results, images, evaluated, category_ids, iou_type, results_name)
+    keys, finish_detections = _detections(results, images, evaluated, category_ids, iou_type, results_name)
     prepared_ground_truth = _ground_truth(ground_truth["annotations"], images, evaluated, category_ids, iou_type)
-    return EvaluationInputs(image_ids=evaluated, category_ids=category_ids,
-                            category_names=[str(c.get("name", c["id"])) for c in categories],
-                            ground_truth=prepared_ground_truth, detections=finish_detections())
+
+    def finish() -> EvaluationInputs:
+        return EvaluationInputs(image_ids=evaluated, category_ids=category_ids,
+                                category_names=[str(c.get("name", c["id"])) for c in categories],
+                                ground_truth=prepared_ground_truth, detections=finish_detections())
+
+    return PendingInputs(image_ids=evaluated, category_ids=category_ids, ground_truth=prepared_ground_truth,
+                         detection_keys=keys, finish=finish)
 
 
 def _index_of(values: np.ndarray, sorted_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -144,9 +176,10 @@ def _ground_truth_rle(annotation: dict, image: dict) -> dict:
 
 
 def _detections(results: Sequence[dict], images: dict[int, dict], evaluated: np.ndarray, category_ids: np.ndarray,
-                iou_type: str, source: str) -> Callable[[], Annotations]:
-    """Check and flatten the results. Their masks start decoding in the background as soon as they are read;
-    the returned function waits for them (raising for malformed ones) and gives the ``Annotations``."""
+                iou_type: str, source: str) -> tuple[SortKeys, Callable[[], Annotations]]:
+    """Check and flatten the results. Their masks start decoding in the background as soon as they are read.
+    Returns the kept results' sort keys, and a function that waits for the masks (raising for malformed ones)
+    and gives the ``Annotations``."""
     boxes_given = bool(results) and _has_box(results[0])  # loadRes decides from the first result
     needs_masks = iou_type != "bbox" or not boxes_given  # boxes of box-less results come from their masks
     fields = ("image_id", "category_id", "score") + ("bbox",) * boxes_given + ("segmentation",) * needs_masks
@@ -178,8 +211,9 @@ def _detections(results: Sequence[dict], images: dict[int, dict], evaluated: np.
                            area=np.asarray(area, dtype=np.float64).reshape(-1), crowd=np.zeros(len(keep), dtype=bool),
                            ignore=np.zeros(len(keep), dtype=bool), score=scores[keep], geometry=geometry, runs=runs)
 
+    keys = SortKeys(image_index=image_index[keep], category_index=category_index[keep], score=scores[keep])
     if not needs_masks:
-        return lambda: annotations(boxes, boxes[:, 2] * boxes[:, 3], None)
+        return keys, lambda: annotations(boxes, boxes[:, 2] * boxes[:, 3], None)
 
     def finish() -> Annotations:
         sizes = known_sizes[np.searchsorted(known_ids, image_ids)]  # each result's image's [h, w]
@@ -203,7 +237,7 @@ def _detections(results: Sequence[dict], images: dict[int, dict], evaluated: np.
             return annotations(runs.boxes(), area, None)
         return annotations(kept_masks, area, runs)
 
-    return finish
+    return keys, finish
 
 
 def _image_sizes(images: dict[int, dict], ids: np.ndarray) -> np.ndarray:

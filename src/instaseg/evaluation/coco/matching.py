@@ -66,34 +66,50 @@ class Groups:
 @dataclass
 class GroupMatches:
     """Per detection position (all positions, grouped or not), in each area range and at each IoU threshold,
-    (N, A, T): whether it matched, and whether what it matched is ignored there (crowd, or outside the area
-    range). At area 0, threshold 0: the ground-truth position it matched (-1 for none) and the IoU (0), (N,)."""
+    (N, A, T): whether it matched, and whether it is ignored there (it matched a crowd region or ground truth
+    outside the range, or it is unmatched and itself outside the range). At area 0, threshold 0: the
+    ground-truth position it matched (-1 for none) and the IoU (0), (N,)."""
 
     matched: np.ndarray
-    matched_ignored: np.ndarray
+    ignored: np.ndarray
     gt_position: np.ndarray
     iou: np.ndarray
 
 
 def match_groups(groups: Groups, ious: np.ndarray, gt_ignore: np.ndarray, gt_crowd: np.ndarray,
-                 iou_thresholds: np.ndarray, num_detections: int) -> GroupMatches:
+                 iou_thresholds: np.ndarray, dt_area: np.ndarray, area_ranges: np.ndarray) -> GroupMatches:
     """Match every group's detections, best score first, to its ground truth.
 
     Args:
         ious: the flat IoU buffer described by ``groups``.
         gt_ignore: (A, M) whether each ground-truth position is ignored in each area range.
         gt_crowd: (M,) crowd flags of the ground-truth positions.
-        num_detections: how many detection positions there are (grouped or not).
+        dt_area: (N,) area of every detection position (grouped or not).
+        area_ranges: (A, 2) the ranges' bounds.
     """
     thresholds = np.minimum(iou_thresholds, 1 - 1e-10)  # as pycocotools: an IoU of 1 still matches at 1.0
-    shape = (num_detections, gt_ignore.shape[0], len(thresholds))
-    matches = GroupMatches(matched=np.zeros(shape, dtype=bool), matched_ignored=np.zeros(shape, dtype=bool),
-                           gt_position=np.full(num_detections, -1, dtype=np.int64), iou=np.zeros(num_detections))
+    shape = (len(dt_area), gt_ignore.shape[0], len(thresholds))
+    matches = GroupMatches(matched=np.zeros(shape, dtype=bool), ignored=np.zeros(shape, dtype=bool),
+                           gt_position=np.full(len(dt_area), -1, dtype=np.int64), iou=np.zeros(len(dt_area)))
     run_in_chunks(_match, len(groups), groups.dt_start, groups.dt_count, groups.gt_start, groups.gt_count,
                   groups.iou_offset, ious, np.ascontiguousarray(gt_ignore, dtype=np.bool_), gt_crowd.astype(np.bool_),
-                  thresholds, matches.matched, matches.matched_ignored, matches.gt_position, matches.iou,
+                  thresholds, matches.matched, matches.ignored, matches.gt_position, matches.iou,
                   weights=groups.dt_count * groups.gt_count)
+    _ignore_unmatched_outside(np.asarray(dt_area, dtype=np.float64), np.asarray(area_ranges, dtype=np.float64),
+                              matches.matched, matches.ignored)
     return matches
+
+
+@numba.njit(cache=True, nogil=True)
+def _ignore_unmatched_outside(area, ranges, matched, ignored):  # pragma: no cover - compiled
+    """Unmatched detections outside an area range do not count in it (pycocotools' test, where a NaN area is
+    inside every range)."""
+    for n in range(matched.shape[0]):
+        for a in range(matched.shape[1]):
+            if area[n] < ranges[a, 0] or area[n] > ranges[a, 1]:
+                for t in range(matched.shape[2]):
+                    if not matched[n, a, t]:
+                        ignored[n, a, t] = True
 
 
 @numba.njit(cache=True, nogil=True)
