@@ -60,10 +60,9 @@ def accumulate(detections: MatchedDetections, counted_ground_truth: np.ndarray, 
     if order is None:
         order = order_by_key_then_score(detections.category_index, num_categories, detections.score)
     category_start = np.searchsorted(detections.category_index[order], np.arange(num_categories + 1))
-    counts = ~detections.ignored  # (N, A, T) whether each detection counts, and if so whether it is a hit
-    hits = detections.matched & counts
     run_in_chunks(_accumulate, num_categories, order, category_start, detections.rank, detections.score,
-                  hits.view(np.uint8), counts.view(np.uint8), counted_ground_truth.astype(np.int64),
+                  detections.matched.view(np.uint8), detections.ignored.view(np.uint8),
+                  counted_ground_truth.astype(np.int64),
                   np.asarray(params.max_detections, dtype=np.int64),
                   np.asarray(params.recall_thresholds, dtype=np.float64), precision, scores, recall,
                   weights=np.diff(category_start) + 1)
@@ -71,16 +70,17 @@ def accumulate(detections: MatchedDetections, counted_ground_truth: np.ndarray, 
 
 
 @numba.njit(cache=True, nogil=True)
-def _accumulate(start, stop, order, category_start, rank, score, hits, counts, counted, limits, recall_points,
+def _accumulate(start, stop, order, category_start, rank, score, matched, ignored, counted, limits, recall_points,
                 precision, scores, recall):  # pragma: no cover - compiled
     """Between true positives precision only falls, so only true positives are divided and remembered: the
-    sampled points are true positives (or the first detection), and the envelope is their running maximum."""
-    num_areas, num_thresholds = hits.shape[1], hits.shape[2]
+    sampled points are true positives (or the first detection), and the envelope is their running maximum.
+    A detection counts where it is not ignored, as a true positive where it also matched."""
+    num_areas, num_thresholds = matched.shape[1], matched.shape[2]
     lanes = num_areas * num_thresholds
     longest = np.max(np.diff(category_start[start:stop + 1])) if stop > start else 0
     selected = np.empty(longest, dtype=np.int64)
-    hits = hits.reshape(len(hits), lanes)
-    counts = counts.reshape(len(counts), lanes)
+    matched = matched.reshape(len(matched), lanes)
+    ignored = ignored.reshape(len(ignored), lanes)
     # Per (area, threshold) lane and true positive: its precision and position. Each true positive holds a
     # distinct counted ground truth, so there are no more of them than that.
     capacity = counted[start:stop].max() if stop > start else 0
@@ -101,7 +101,9 @@ def _accumulate(start, stop, order, category_start, rank, score, hits, counts, c
             for i in range(n):
                 row = selected[i]
                 for lane in range(lanes):
-                    if hits[row, lane]:
+                    if ignored[row, lane]:
+                        continue
+                    if matched[row, lane]:
                         c = true_positives[lane]
                         if c == capacity:
                             raise AssertionError("more true positives than counted ground truth")
@@ -109,7 +111,7 @@ def _accumulate(start, stop, order, category_start, rank, score, hits, counts, c
                         tp, fp = float(c + 1), float(false_positives[lane])
                         event_precision[lane, c] = tp / (fp + tp + np.spacing(1))
                         event_position[lane, c] = i
-                    elif counts[row, lane]:
+                    else:
                         false_positives[lane] += 1
             for lane in range(lanes):
                 a, t = lane // num_thresholds, lane % num_thresholds
