@@ -11,7 +11,7 @@ unknown categories and fails with an assertion on unknown images).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from itertools import chain
+from itertools import chain, repeat
 from operator import itemgetter, ne
 from typing import Any, Callable, Sequence
 
@@ -134,32 +134,44 @@ def _index_of(values: np.ndarray, sorted_ids: np.ndarray) -> tuple[np.ndarray, n
 
 def _ground_truth(annotations: list[dict], images: dict[int, dict], evaluated: np.ndarray,
                   category_ids: np.ndarray, iou_type: str) -> Annotations:
-    image_index, in_images = _index_of(np.array([int(a["image_id"]) for a in annotations], dtype=np.int64),
-                                       evaluated)
-    category_index, known = _index_of(np.array([int(a["category_id"]) for a in annotations], dtype=np.int64),
-                                      category_ids)
+    image_ids = np.array(list(map(int, map(itemgetter("image_id"), annotations))), dtype=np.int64)
+    image_index, in_images = _index_of(image_ids, evaluated)
+    category_index, known = _index_of(np.array(list(map(int, map(itemgetter("category_id"), annotations))),
+                                               dtype=np.int64), category_ids)
     keep = np.flatnonzero(in_images & known)
-    kept = [annotations[i] for i in keep]
+    kept = [annotations[i] for i in keep] if len(keep) < len(annotations) else annotations
     runs = None
     if iou_type == "bbox":
         geometry = np.array([a["bbox"] for a in kept], dtype=np.float64).reshape(-1, 4)
         measured = geometry[:, 2] * geometry[:, 3]
     else:
-        geometry = [_ground_truth_rle(a, images[int(a["image_id"])]) for a in kept]
+        geometry = _compressed_rles(kept)
+        if geometry is None:  # polygons or uncompressed RLEs among them: converted one by one
+            geometry = [_ground_truth_rle(a, images[int(a["image_id"])]) for a in kept]
         runs = decode_rles(geometry)
         for index in np.flatnonzero(runs.problem):
             raise EvaluationInputError(f"ground truth: annotation {kept[index].get('id')}, field 'segmentation': "
                                        f"the RLE {PROBLEMS[int(runs.problem[index])]}")
         measured = runs.areas
     # COCO requires ``area``; without it, use what the mask or box measures rather than fail.
-    area = np.array([a["area"] if "area" in a else float(m) for a, m in zip(kept, measured.tolist())],
-                    dtype=np.float64)
-    crowd = np.array([bool(a.get("iscrowd", 0)) for a in kept], dtype=bool).reshape(-1)
+    area = np.array(list(map(dict.get, kept, repeat("area"), measured.tolist())), dtype=np.float64)
+    crowd = np.array(list(map(bool, map(dict.get, kept, repeat("iscrowd"), repeat(0)))), dtype=bool)
     # pycocotools overwrites 'ignore' with 'iscrowd'; the Boundary IoU reference keeps either.
-    ignore = crowd | (np.array([bool(a.get("ignore", 0)) for a in kept], dtype=bool).reshape(-1)
+    ignore = crowd | (np.array(list(map(bool, map(dict.get, kept, repeat("ignore"), repeat(0)))), dtype=bool)
                       if iou_type == "boundary" else False)
-    return Annotations(image_index=image_index[keep], category_index=category_index[keep], area=area,
-                       crowd=crowd, ignore=ignore, score=np.ones(len(kept)), geometry=geometry, runs=runs)
+    return Annotations(image_index=image_index[keep], category_index=category_index[keep],
+                       area=area.reshape(-1), crowd=crowd.reshape(-1), ignore=ignore, score=np.ones(len(kept)),
+                       geometry=geometry, runs=runs)
+
+
+def _compressed_rles(annotations: list[dict]) -> list[dict] | None:
+    """The annotations' segmentations when every one is a compressed RLE dict (the usual case), else None."""
+    try:  # a polygon list or a missing field fails the lookups
+        segmentations = list(map(itemgetter("segmentation"), annotations))
+        kinds = set(map(type, segmentations)) | set(map(type, map(itemgetter("counts"), segmentations)))
+    except (KeyError, TypeError):
+        return None
+    return segmentations if kinds <= {dict, str, bytes} else None
 
 
 def _ground_truth_rle(annotation: dict, image: dict) -> dict:

@@ -70,8 +70,11 @@ def decode_rles(rles: Sequence[dict]) -> RunLengths:
 
 
 def decode_counts(counts: Sequence, sizes: np.ndarray) -> RunLengths:
-    """As ``decode_rles`` for the masks' ``counts`` (strings expected) and (N, 2) [h, w] sizes."""
-    return decode_counts_in_background(counts, int((sizes[:, 0] * sizes[:, 1]).max(initial=0)))(sizes)
+    """As ``decode_rles`` for the masks' ``counts`` (strings expected) and (N, 2) [h, w] sizes, on the calling
+    thread."""
+    decoding = _Decoding(counts, int((sizes[:, 0] * sizes[:, 1]).max(initial=0)))
+    decoding.forward()
+    return decoding.result(sizes)
 
 
 def decode_counts_in_background(counts: Sequence, max_pixels: int) -> Callable[[np.ndarray], RunLengths]:
