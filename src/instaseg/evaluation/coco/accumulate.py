@@ -60,12 +60,17 @@ def accumulate(detections: MatchedDetections, counted_ground_truth: np.ndarray, 
     if order is None:
         order = order_by_key_then_score(detections.category_index, num_categories, detections.score)
     category_start = np.searchsorted(detections.category_index[order], np.arange(num_categories + 1))
-    run_in_chunks(_accumulate, num_categories, order, category_start, detections.rank, detections.score,
-                  detections.matched.view(np.uint8), detections.ignored.view(np.uint8),
-                  counted_ground_truth.astype(np.int64),
-                  np.asarray(params.max_detections, dtype=np.int64),
+    # One unit of work per (category, limit), more units than categories to balance the threads: a scan of the
+    # category, then a walk of its detections within the limit over every (area, threshold) lane.
+    num_limits = len(params.max_detections)
+    within = np.stack([np.bincount(detections.category_index[detections.rank < limit], minlength=num_categories)
+                       for limit in params.max_detections], axis=1)  # (K, M)
+    weights = (np.diff(category_start)[:, None] + within * num_areas * num_thresholds + 1).ravel()
+    run_in_chunks(_accumulate, num_categories * num_limits, order, category_start, detections.rank,
+                  detections.score, detections.matched.view(np.uint8), detections.ignored.view(np.uint8),
+                  counted_ground_truth.astype(np.int64), np.asarray(params.max_detections, dtype=np.int64),
                   np.asarray(params.recall_thresholds, dtype=np.float64), precision, scores, recall,
-                  weights=np.diff(category_start) + 1)
+                  weights=weights)
     return Tables(precision=precision, recall=recall, scores=scores)
 
 
@@ -77,70 +82,72 @@ def _accumulate(start, stop, order, category_start, rank, score, matched, ignore
     A detection counts where it is not ignored, as a true positive where it also matched."""
     num_areas, num_thresholds = matched.shape[1], matched.shape[2]
     lanes = num_areas * num_thresholds
-    longest = np.max(np.diff(category_start[start:stop + 1])) if stop > start else 0
+    num_limits = len(limits)
+    first, last = start // num_limits, (stop - 1) // num_limits + 1  # the categories of units [start, stop)
+    longest = np.max(np.diff(category_start[first:last + 1])) if stop > start else 0
     selected = np.empty(longest, dtype=np.int64)
     matched = matched.reshape(len(matched), lanes)
     ignored = ignored.reshape(len(ignored), lanes)
     # Per (area, threshold) lane and true positive: its precision and position. Each true positive holds a
     # distinct counted ground truth, so there are no more of them than that.
-    capacity = counted[start:stop].max() if stop > start else 0
+    capacity = counted[first:last].max() if stop > start else 0
     event_precision = np.empty((lanes, capacity))
     event_position = np.empty((lanes, capacity), dtype=np.int64)
     true_positives = np.empty(lanes, dtype=np.int64)
     false_positives = np.empty(lanes, dtype=np.int64)
-    for k in range(start, stop):
-        for m in range(len(limits)):
-            # This category's detections within the limit, best score first.
-            n = 0
-            for i in range(category_start[k], category_start[k + 1]):
-                if rank[order[i]] < limits[m]:
-                    selected[n] = order[i]
-                    n += 1
-            true_positives[:] = 0
-            false_positives[:] = 0
-            for i in range(n):
-                row = selected[i]
-                for lane in range(lanes):
-                    if ignored[row, lane]:
-                        continue
-                    if matched[row, lane]:
-                        c = true_positives[lane]
-                        if c == capacity:
-                            raise AssertionError("more true positives than counted ground truth")
-                        true_positives[lane] = c + 1
-                        tp, fp = float(c + 1), float(false_positives[lane])
-                        event_precision[lane, c] = tp / (fp + tp + np.spacing(1))
-                        event_position[lane, c] = i
-                    else:
-                        false_positives[lane] += 1
+    for unit in range(start, stop):
+        k, m = unit // num_limits, unit % num_limits
+        # This category's detections within the limit, best score first.
+        n = 0
+        for i in range(category_start[k], category_start[k + 1]):
+            if rank[order[i]] < limits[m]:
+                selected[n] = order[i]
+                n += 1
+        true_positives[:] = 0
+        false_positives[:] = 0
+        for i in range(n):
+            row = selected[i]
             for lane in range(lanes):
-                a, t = lane // num_thresholds, lane % num_thresholds
-                total = counted[k, a]
-                if total == 0:
-                    continue  # pycocotools leaves -1 where no ground truth counts
-                events = true_positives[lane]
-                recall[t, k, a, m] = float(events) / total if n else 0.0
-                # Interpolated precision: the best precision at this recall or beyond.
-                for c in range(events - 1, 0, -1):
-                    if event_precision[lane, c] > event_precision[lane, c - 1]:
-                        event_precision[lane, c - 1] = event_precision[lane, c]
-                # Each recall threshold samples the first detection whose recall reaches it (searchsorted
-                # 'left'): the first detection while recall is 0, else the true positive that reaches it.
-                # Thresholds never reached are 0.
-                c = 0
-                for r in range(len(recall_points)):
-                    if n and recall_points[r] <= 0.0:  # the first detection's recall, 0 or more, reaches it
-                        precision[t, r, k, a, m] = event_precision[lane, 0] if events else 0.0
-                        scores[t, r, k, a, m] = score[selected[0]]
-                        continue
-                    while c < events and float(c + 1) / total < recall_points[r]:
-                        c += 1
-                    if c == events:
-                        precision[t, r:, k, a, m] = 0.0
-                        scores[t, r:, k, a, m] = 0.0
-                        break
-                    precision[t, r, k, a, m] = event_precision[lane, c]
-                    scores[t, r, k, a, m] = score[selected[event_position[lane, c]]]
+                if ignored[row, lane]:
+                    continue
+                if matched[row, lane]:
+                    c = true_positives[lane]
+                    if c == capacity:
+                        raise AssertionError("more true positives than counted ground truth")
+                    true_positives[lane] = c + 1
+                    tp, fp = float(c + 1), float(false_positives[lane])
+                    event_precision[lane, c] = tp / (fp + tp + np.spacing(1))
+                    event_position[lane, c] = i
+                else:
+                    false_positives[lane] += 1
+        for lane in range(lanes):
+            a, t = lane // num_thresholds, lane % num_thresholds
+            total = counted[k, a]
+            if total == 0:
+                continue  # pycocotools leaves -1 where no ground truth counts
+            events = true_positives[lane]
+            recall[t, k, a, m] = float(events) / total if n else 0.0
+            # Interpolated precision: the best precision at this recall or beyond.
+            for c in range(events - 1, 0, -1):
+                if event_precision[lane, c] > event_precision[lane, c - 1]:
+                    event_precision[lane, c - 1] = event_precision[lane, c]
+            # Each recall threshold samples the first detection whose recall reaches it (searchsorted
+            # 'left'): the first detection while recall is 0, else the true positive that reaches it.
+            # Thresholds never reached are 0.
+            c = 0
+            for r in range(len(recall_points)):
+                if n and recall_points[r] <= 0.0:  # the first detection's recall, 0 or more, reaches it
+                    precision[t, r, k, a, m] = event_precision[lane, 0] if events else 0.0
+                    scores[t, r, k, a, m] = score[selected[0]]
+                    continue
+                while c < events and float(c + 1) / total < recall_points[r]:
+                    c += 1
+                if c == events:
+                    precision[t, r:, k, a, m] = 0.0
+                    scores[t, r:, k, a, m] = 0.0
+                    break
+                precision[t, r, k, a, m] = event_precision[lane, c]
+                scores[t, r, k, a, m] = score[selected[event_position[lane, c]]]
 
 
 def precision_recall(matched: np.ndarray, ignored: np.ndarray, score: np.ndarray, counted: int,
