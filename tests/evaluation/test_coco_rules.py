@@ -258,3 +258,20 @@ def test_non_ascii_counts_are_named_as_outside_the_alphabet():
     result["segmentation"] = {**result["segmentation"], "counts": result["segmentation"]["counts"] + "é"}
     with pytest.raises(EvaluationInputError, match="record 0, field 'segmentation': the RLE has characters outside"):
         evaluate_coco(ground_truth, [result], "segm")
+
+
+def test_images_left_out_of_the_evaluation_need_no_size():
+    ground_truth = _dataset([{"rect": _rect(10, 20, 0, 10, 0, 10)}], images=((1, 10, 20), (2, 10, 20)))
+    del ground_truth["images"][1]["height"]
+    results = [_result(_rect(10, 20, 0, 10, 0, 10), 0.9), _result(_rect(10, 20, 0, 10, 0, 10), 0.8, image_id=2)]
+    assert evaluate_coco(ground_truth, results, "segm", image_ids=[1]).stats["AP"] == pytest.approx(1.0)
+
+
+def test_a_lone_surrogate_in_counts_is_named_as_outside_the_alphabet():
+    import json
+
+    ground_truth = _dataset([{"rect": _rect(10, 20, 0, 10, 0, 10)}])
+    result = _result(_rect(10, 20, 0, 10, 0, 10), 0.9)
+    result["segmentation"] = {**result["segmentation"], "counts": json.loads('"\\ud800"')}
+    with pytest.raises(EvaluationInputError, match="record 0, field 'segmentation': the RLE has characters outside"):
+        evaluate_coco(ground_truth, [result], "segm")

@@ -83,14 +83,14 @@ def _accumulate(start, stop, order, category_start, rank, score, matched, ignore
     num_areas, num_thresholds = matched.shape[1], matched.shape[2]
     lanes = num_areas * num_thresholds
     num_limits = len(limits)
-    first, last = start // num_limits, (stop - 1) // num_limits + 1  # the categories of units [start, stop)
-    longest = np.max(np.diff(category_start[first:last + 1])) if stop > start else 0
+    first_category, stop_category = start // num_limits, (stop - 1) // num_limits + 1  # those of the units
+    longest = np.max(np.diff(category_start[first_category:stop_category + 1])) if stop > start else 0
     selected = np.empty(longest, dtype=np.int64)
     matched = matched.reshape(len(matched), lanes)
     ignored = ignored.reshape(len(ignored), lanes)
     # Per (area, threshold) lane and true positive: its precision and position. Each true positive holds a
     # distinct counted ground truth, so there are no more of them than that.
-    capacity = counted[first:last].max() if stop > start else 0
+    capacity = counted[first_category:stop_category].max() if stop > start else 0
     event_precision = np.empty((lanes, capacity))
     event_position = np.empty((lanes, capacity), dtype=np.int64)
     true_positives = np.empty(lanes, dtype=np.int64)

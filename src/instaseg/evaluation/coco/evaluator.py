@@ -18,8 +18,8 @@ from pycocotools import mask as mask_utils
 from instaseg.evaluation.coco.accumulate import MatchedDetections, Tables, accumulate, per_category_ap, summarize
 from instaseg.evaluation.coco.inputs import Annotations, EvaluationInputs, SortKeys, start_inputs
 from instaseg.evaluation.coco.group_ious import box_group_ious, mask_group_ious
-from instaseg.evaluation.coco.matching import Groups, match_groups
-from instaseg.evaluation.coco.ordering import order_by_key_then_score
+from instaseg.evaluation.coco.matching import Groups, match_groups, matching_thresholds
+from instaseg.evaluation.coco.ordering import dense_keys, order_by_key_then_score
 from instaseg.evaluation.coco.run_lengths import RunLengths, decode_rles
 from instaseg.evaluation.coco.params import EvalParams
 
@@ -109,7 +109,8 @@ def match_detections(inputs: EvaluationInputs, iou_type: str, params: EvalParams
     ranges = np.array(params.area_ranges, dtype=np.float64)  # (A, 2)
     gt_area, gt_crowd = gt.area[gt_order], gt.crowd[gt_order]
     gt_ignore = gt.ignore[gt_order][None, :] | (gt_area[None, :] < ranges[:, :1]) | (gt_area[None, :] > ranges[:, 1:])
-    ious = _group_ious(groups, dt, gt, dt_order, gt_order, iou_type, floor=float(np.min(params.iou_thresholds)))
+    floor = float(matching_thresholds(params.iou_thresholds).min())  # an IoU below every threshold is none
+    ious = _group_ious(groups, dt, gt, dt_order, gt_order, iou_type, floor)
     matches = match_groups(groups, ious, gt_ignore, gt_crowd, params.iou_thresholds, dt.area[dt_order], ranges)
     # The true positives at the loosest threshold, all areas: their IoUs (for the histogram) and rows.
     true_positive = matches.matched[:, 0, 0] & ~matches.ignored[:, 0, 0]
@@ -137,10 +138,7 @@ def group_detections(dt: SortKeys | Annotations, gt: Annotations, num_images: in
     """Order the detections and ground truth by (image, category) group, keeping ``limit`` detections a group."""
     dt_key = dt.image_index * num_categories + dt.category_index
     gt_key = gt.image_index * num_categories + gt.category_index
-    num_keys = num_images * num_categories
-    if num_keys > 2 * (len(dt_key) + len(gt_key)) + 1024:  # sparse (e.g. LVIS' images x categories): those used
-        used, inverse = np.unique(np.concatenate([dt_key, gt_key]), return_inverse=True)
-        dt_key, gt_key, num_keys = inverse[:len(dt_key)].reshape(-1), inverse[len(dt_key):].reshape(-1), len(used)
+    (dt_key, gt_key), num_keys = dense_keys([dt_key, gt_key], num_images * num_categories)
     dt_order = order_by_key_then_score(dt_key, num_keys, dt.score)
     gt_order = np.argsort(gt_key, kind="stable")
     dt_count, gt_count = np.bincount(dt_key, minlength=num_keys), np.bincount(gt_key, minlength=num_keys)

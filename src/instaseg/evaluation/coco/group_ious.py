@@ -1,7 +1,8 @@
 """IoU of every (image, category) group's detections with its ground truth, in one compiled pass.
 
 Every IoU is bit-identical to pycocotools' (``rleIou`` and ``bbIou`` in its maskApi.c): the same integer
-pixel counts divided once in float64. Masks of different sizes are -1 (never a match) where their boxes
+pixel counts divided once in float64; only mask IoUs that cannot reach a given floor (the smallest matching
+threshold) may be left 0 unmeasured. Masks of different sizes are -1 (never a match) where their boxes
 overlap; crowd ground truth divides by the detection's area. What changes is the work: pycocotools is called
 once per group, decodes every string again and walks every run of both masks; here strings are decoded once
 (``run_lengths``), all groups are one loop, and only foreground intervals are walked (the union is the two

@@ -84,22 +84,18 @@ class PendingInputs:
     finish: Callable[[], EvaluationInputs]
 
 
-def prepare_inputs(ground_truth: dict[str, Any], results: Sequence[dict[str, Any]], iou_type: str,
-                   image_ids: Sequence[int] | None = None, results_name: str = "results") -> EvaluationInputs:
-    """Validate and flatten COCO ground truth (a parsed COCO dict) and results (COCO result dicts).
+def start_inputs(ground_truth: dict[str, Any], results: Sequence[dict[str, Any]], iou_type: str,
+                 image_ids: Sequence[int] | None = None, results_name: str = "results") -> PendingInputs:
+    """Validate and flatten COCO ground truth (a parsed COCO dict) and results (COCO result dicts); the
+    results' masks go on decoding in the background until ``finish`` is called.
 
     Args:
         image_ids: the images to evaluate (default: every ground-truth image).
         results_name: how error messages name the results (e.g. their file).
     Raises:
-        EvaluationInputError: naming the record and field of the first problem found.
+        EvaluationInputError: naming the record and field of the first problem found (for the masks, from
+            ``finish``).
     """
-    return start_inputs(ground_truth, results, iou_type, image_ids, results_name).finish()
-
-
-def start_inputs(ground_truth: dict[str, Any], results: Sequence[dict[str, Any]], iou_type: str,
-                 image_ids: Sequence[int] | None = None, results_name: str = "results") -> PendingInputs:
-    """``prepare_inputs`` up to the detections' masks, which go on decoding in the background."""
     if iou_type not in IOU_TYPES:
         raise EvaluationInputError(f"unknown IoU type {iou_type!r}; choose from {', '.join(IOU_TYPES)}")
     images = {int(image["id"]): image for image in ground_truth["images"]}
@@ -112,7 +108,7 @@ def start_inputs(ground_truth: dict[str, Any], results: Sequence[dict[str, Any]]
         unknown = [int(i) for i in evaluated if int(i) not in images]
         if unknown:
             raise EvaluationInputError(f"images to evaluate not in the ground truth: {unknown[:5]}")
-    # The detections' masks decode on other threads while the ground truth is prepared here.
+    # The detections' masks decode on a background thread while the ground truth is prepared here.
     keys, finish_detections = _detections(results, images, evaluated, category_ids, iou_type, results_name)
     prepared_ground_truth = _ground_truth(ground_truth["annotations"], images, evaluated, category_ids, iou_type)
 
@@ -198,9 +194,9 @@ def _detections(results: Sequence[dict], images: dict[int, dict], evaluated: np.
     known_ids = np.array(sorted(images), dtype=np.int64)
     masks, decoding = None, None
     if needs_masks:  # read first, so the decoding overlaps the reading of the other fields
-        known_sizes = _image_sizes(images, known_ids)
+        evaluated_sizes = _image_sizes(images, evaluated)
         masks = _column(results, "segmentation", fields, source)
-        decoding = _start_decoding(masks, int(known_sizes.prod(axis=1).max(initial=0)))
+        decoding = _start_decoding(masks, int(evaluated_sizes.prod(axis=1).max(initial=0)))
     image_ids = _numbers(_column(results, "image_id", fields, source), "image_id", source, integer=True)
     category_ids_of = _numbers(_column(results, "category_id", fields, source), "category_id", source, integer=True)
     scores = _numbers(_column(results, "score", fields, source), "score", source)
@@ -218,17 +214,19 @@ def _detections(results: Sequence[dict], images: dict[int, dict], evaluated: np.
     if boxes_given:
         boxes = _boxes(boxes if every else [boxes[i] for i in keep], keep, source)
 
-    def annotations(geometry: list | np.ndarray, area: np.ndarray, runs: RunLengths | None) -> Annotations:
-        return Annotations(image_index=image_index[keep], category_index=category_index[keep],
-                           area=np.asarray(area, dtype=np.float64).reshape(-1), crowd=np.zeros(len(keep), dtype=bool),
-                           ignore=np.zeros(len(keep), dtype=bool), score=scores[keep], geometry=geometry, runs=runs)
-
     keys = SortKeys(image_index=image_index[keep], category_index=category_index[keep], score=scores[keep])
+
+    def annotations(geometry: list | np.ndarray, area: np.ndarray, runs: RunLengths | None) -> Annotations:
+        return Annotations(image_index=keys.image_index, category_index=keys.category_index,
+                           area=np.asarray(area, dtype=np.float64).reshape(-1), crowd=np.zeros(len(keep), dtype=bool),
+                           ignore=np.zeros(len(keep), dtype=bool), score=keys.score, geometry=geometry, runs=runs)
+
     if not needs_masks:
         return keys, lambda: annotations(boxes, boxes[:, 2] * boxes[:, 3], None)
 
     def finish() -> Annotations:
-        sizes = known_sizes[np.searchsorted(known_ids, image_ids)]  # each result's image's [h, w]
+        sizes = np.zeros((len(results), 2), dtype=np.int64)  # each kept result's image's [h, w]; the others
+        sizes[keep] = evaluated_sizes[keys.image_index]  # are left out below, whatever they decode to
         kept_masks = masks if every else [masks[i] for i in keep]
         runs = None
         if decoding is not None:
@@ -254,6 +252,13 @@ def _detections(results: Sequence[dict], images: dict[int, dict], evaluated: np.
 
 def _image_sizes(images: dict[int, dict], ids: np.ndarray) -> np.ndarray:
     """(I, 2) [height, width] of the ground truth's images ``ids``."""
+    chosen = list(map(images.__getitem__, ids.tolist()))
+    try:  # the usual case: non-negative integers throughout
+        sizes = np.array([list(map(dict.get, chosen, repeat(field))) for field in ("height", "width")]).T
+        if sizes.dtype.kind in "iu" and (sizes >= 0).all():
+            return sizes.reshape(-1, 2).astype(np.int64)
+    except (TypeError, ValueError):
+        pass
     sizes = np.zeros((len(ids), 2), dtype=np.int64)
     for row, image_id in enumerate(ids.tolist()):
         for column, field in enumerate(("height", "width")):

@@ -8,8 +8,7 @@ compiled code (numba) over every group at once. The rule is pycocotools':
 - a detection takes the visited ground truth with the highest IoU of at least the threshold that is still
   free (crowd regions are always free), ties going to the later one, and never an ignored one once it holds
   a counted one;
-- it inherits the ignore flag of what it matched; unmatched detections outside the area range are ignored
-  (by the caller).
+- it inherits the ignore flag of what it matched; unmatched detections outside the area range are ignored.
 """
 
 from __future__ import annotations
@@ -76,6 +75,11 @@ class GroupMatches:
     iou: np.ndarray
 
 
+def matching_thresholds(iou_thresholds: np.ndarray) -> np.ndarray:
+    """The thresholds as matching compares with them: as in pycocotools, an IoU of 1 still matches at 1.0."""
+    return np.minimum(np.asarray(iou_thresholds, dtype=np.float64), 1 - 1e-10)
+
+
 def match_groups(groups: Groups, ious: np.ndarray, gt_ignore: np.ndarray, gt_crowd: np.ndarray,
                  iou_thresholds: np.ndarray, dt_area: np.ndarray, area_ranges: np.ndarray) -> GroupMatches:
     """Match every group's detections, best score first, to its ground truth.
@@ -87,7 +91,7 @@ def match_groups(groups: Groups, ious: np.ndarray, gt_ignore: np.ndarray, gt_cro
         dt_area: (N,) area of every detection position (grouped or not).
         area_ranges: (A, 2) the ranges' bounds.
     """
-    thresholds = np.minimum(iou_thresholds, 1 - 1e-10)  # as pycocotools: an IoU of 1 still matches at 1.0
+    thresholds = matching_thresholds(iou_thresholds)
     shape = (len(dt_area), gt_ignore.shape[0], len(thresholds))
     matches = GroupMatches(matched=np.zeros(shape, dtype=bool), ignored=np.zeros(shape, dtype=bool),
                            gt_position=np.full(len(dt_area), -1, dtype=np.int64), iou=np.zeros(len(dt_area)))
@@ -114,7 +118,7 @@ def _ignore_unmatched_outside(area, ranges, matched, ignored):  # pragma: no cov
 
 @numba.njit(cache=True, nogil=True)
 def _match(start, stop, dt_start, dt_count, gt_start, gt_count, iou_offset, ious, gt_ignore, gt_crowd, thresholds,
-           matched, matched_ignored, first_gt_position, first_iou):  # pragma: no cover - compiled
+           matched, ignored_match, first_gt_position, first_iou):  # pragma: no cover - compiled
     width = gt_count[start:stop].max() if stop > start else 0
     depth_limit = dt_count[start:stop].max() if stop > start else 0
     order = np.empty(width, dtype=np.int64)
@@ -131,7 +135,7 @@ def _match(start, stop, dt_start, dt_count, gt_start, gt_count, iou_offset, ious
                     for t in range(len(thresholds)):
                         if chosen_first[d, t] > -1:
                             matched[first_dt + d, area, t] = True
-                            matched_ignored[first_dt + d, area, t] = ignore[chosen_first[d, t]]
+                            ignored_match[first_dt + d, area, t] = ignore[chosen_first[d, t]]
                 continue
             # Visit counted ground truth first, ignored last, each in annotation order (a stable sort).
             visited = 0
@@ -160,7 +164,7 @@ def _match(start, stop, dt_start, dt_count, gt_start, gt_count, iou_offset, ious
                         continue
                     taken[chosen] = True
                     matched[first_dt + d, area, t] = True
-                    matched_ignored[first_dt + d, area, t] = ignore[chosen]
+                    ignored_match[first_dt + d, area, t] = ignore[chosen]
                     if area == 0 and t == 0:
                         first_gt_position[first_dt + d] = first_gt + chosen
                         first_iou[first_dt + d] = best

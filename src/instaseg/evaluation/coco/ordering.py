@@ -9,13 +9,19 @@ import numpy as np
 from instaseg.evaluation.coco.chunks import run_in_chunks
 
 
+def dense_keys(keys: list[np.ndarray], num_keys: int) -> tuple[list[np.ndarray], int]:
+    """Keys in [0, num_keys) renumbered, in order, to the ones that occur (in any of the arrays) when they are
+    sparse (e.g. LVIS' images x categories), so counting them takes memory for those only."""
+    if num_keys <= 2 * sum(map(len, keys)) + 1024:
+        return keys, num_keys
+    used, inverse = np.unique(np.concatenate(keys), return_inverse=True)
+    return np.split(inverse.reshape(-1), np.cumsum(list(map(len, keys)))[:-1]), len(used)
+
+
 def order_by_key_then_score(keys: np.ndarray, num_keys: int, scores: np.ndarray) -> np.ndarray:
     """Rows sorted by ``keys`` (ints in [0, num_keys)) ascending, then by ``scores`` descending, ties keeping
     their order."""
-    keys = np.asarray(keys, dtype=np.int64)
-    if num_keys > 2 * len(keys) + 1024:  # sparse keys (e.g. images x categories of LVIS): count only those used
-        keys = np.unique(keys, return_inverse=True)[1].reshape(-1)
-        num_keys = int(keys.max(initial=-1)) + 1
+    [keys], num_keys = dense_keys([np.asarray(keys, dtype=np.int64)], num_keys)
     key_start = np.zeros(num_keys + 1, dtype=np.int64)
     np.cumsum(np.bincount(keys, minlength=num_keys), out=key_start[1:])
     by_key = _counting_sort(keys, key_start)

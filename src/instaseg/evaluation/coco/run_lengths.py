@@ -71,7 +71,7 @@ def decode_rles(rles: Sequence[dict]) -> RunLengths:
 
 def decode_counts(counts: Sequence, sizes: np.ndarray) -> RunLengths:
     """As ``decode_rles`` for the masks' ``counts`` (strings expected) and (N, 2) [h, w] sizes, on the calling
-    thread."""
+    thread (the ground truth's and the fallback's: the results' own go through the background)."""
     decoding = _Decoding(counts, int((sizes[:, 0] * sizes[:, 1]).max(initial=0)))
     decoding.forward()
     return decoding.result(sizes)
@@ -85,9 +85,8 @@ def decode_counts_in_background(counts: Sequence, max_pixels: int) -> Callable[[
         max_pixels: the most pixels a mask may cover (its image's), to choose the width of the run ends.
     Returns:
         ``finish(sizes)``: decodes from the last string back until it meets the background thread's work,
-        waits for that, and gives the ``RunLengths`` for those (N, 2) [h, w] sizes. One compiled call a
-        thread: a thread needing the GIL between strings would wait for it while the caller runs long C calls
-        (``list(map(...))``, ``str.join``), which never hand it over midway.
+        waits for that, and gives the ``RunLengths`` for those (N, 2) [h, w] sizes. Each thread's share is one
+        compiled call (see ``chunks.in_background``).
     """
     decoding = _Decoding(counts, max_pixels)  # joining the strings is Python work: on the calling thread
     forward = in_background(decoding.forward)
@@ -104,12 +103,15 @@ def decode_counts_in_background(counts: Sequence, max_pixels: int) -> Callable[[
 UNCHECKED = 0  # joined with separators, not yet counted
 SEPARATED = 1  # as many separators as strings less one: each pass finds the bounds as it goes
 BOUNDED = 2  # the bounds are measured (``char_starts``, ``char_ends``)
-MISPLACED = 3  # a string holds a separator: the background thread measures the bounds, then decodes them all
+MISPLACED = 3  # a string holds a separator: the forward pass measures the bounds, then decodes them all
 
 
 class _Decoding:
     """The strings, what decoding them fills, and which strings a thread has claimed. Each string is claimed
-    by the thread that decodes it; should two claim one at once, both write the same values to its slots."""
+    by the thread that decodes it. The claims are plain loads and stores, not atomic: should two threads claim
+    one string at once, both decode it, and correctness rests on their writing the same values to its slots
+    (its bounds are found the same way from either end). A thread stops at a string the other has claimed,
+    so none is skipped."""
 
     def __init__(self, counts: Sequence, max_pixels: int):
         self.counts = counts
@@ -136,10 +138,11 @@ class _Decoding:
                         np.zeros(count, dtype=np.int8))
 
     def _convert_one_by_one(self) -> bytes:
-        """Non-ASCII text as UTF-8 (bytes of 128 and up: outside the alphabet, flagged as code 1); bytes as
+        """Non-ASCII text as UTF-8 (bytes of 128 and up, lone surrogates included: outside the alphabet, flagged
+        as code 1); bytes as
         they are; anything else empty and flagged as code 5. Joined without separators, bounds measured."""
         not_text = np.array([not isinstance(c, (str, bytes)) for c in self.counts], dtype=bool)
-        self.counts = [c if isinstance(c, bytes) else c.encode("utf-8") if isinstance(c, str) else b""
+        self.counts = [c if isinstance(c, bytes) else c.encode("utf-8", "surrogatepass") if isinstance(c, str) else b""
                        for c in self.counts]
         self.not_text = not_text if not_text.any() else None
         self._measure(separator_width=0)
