@@ -1,9 +1,8 @@
 """COCO AP / AR identical to pycocotools: inputs, RLE decoding, IoU, matching, accumulation, the evaluator.
 
 The per-detection work runs as compiled kernels (numba) on background threads and every core, overlapping
-the Python reading of the records; the first evaluation after
-installing compiles them (about 9 s here) into numba's cache, and later processes load them (about 0.5 s,
-plus about 1 s to import numba). ``evaluate_coco`` needs NumPy, numba and pycocotools; the trainer-facing
+the Python reading of the records; the first evaluation after installing compiles them (about 9 s here)
+into numba's cache, and later processes load them (about 0.5 s, plus about 1 s to import numba). ``evaluate_coco`` needs NumPy, numba and pycocotools; the trainer-facing
 ``COCOEvaluator`` and the converter from ``Instances`` load torch, so they are imported on first use.
 """
 
