@@ -2,8 +2,9 @@
 
 The per-detection work runs as compiled kernels (numba) on background threads and every core, overlapping
 the Python reading of the records; the first evaluation after installing compiles them (about 9 s here)
-into numba's cache, and later processes load them (about 0.5 s, plus about 1 s to import numba). ``evaluate_coco`` needs NumPy, numba and pycocotools; the trainer-facing
-``COCOEvaluator`` and the converter from ``Instances`` load torch, so they are imported on first use.
+into numba's cache, and later processes load them (about 0.5 s, plus about 1 s to import numba).
+``evaluate_coco`` needs NumPy, numba and pycocotools; the trainer-facing ``COCOEvaluator`` and the
+converter from ``Instances`` load torch, so they are imported on first use.
 """
 
 from instaseg.evaluation.coco.evaluator import COCOEvaluation, evaluate_coco

@@ -189,44 +189,45 @@ def _decode_forward(buffer, separator, char_ends, layout, claimed, starts, stops
         for p in range(len(buffer)):
             separators += buffer[p] == separator
         layout[0] = SEPARATED if separators == max(len(claimed) - 1, 0) else MISPLACED
-    if layout[0] == MISPLACED:
-        return
-    p = 0
-    for i in range(len(claimed)):
-        if claimed[i]:
-            return
-        claimed[i] = 1
-        if layout[0] == BOUNDED:
-            p, end = starts[i], char_ends[i]
-        else:
-            starts[i] = p
-            end = p
-            while end < len(buffer) and buffer[end] != separator:
-                end += 1
-        _decode_string(buffer, p, end, i, starts, stops, run_ends, areas, totals, empty_runs, problem)
-        p = end + 1
+    if layout[0] != MISPLACED:
+        _decode_unclaimed(buffer, separator, char_ends, layout[0] == BOUNDED, claimed, False, starts, stops,
+                          run_ends, areas, totals, empty_runs, problem)
 
 
 @numba.njit(cache=True, nogil=True)
 def _decode_backward(buffer, separator, char_ends, layout, claimed, starts, stops, run_ends, areas, totals,
                      empty_runs, problem):  # pragma: no cover - compiled
     """Decode strings from the last back, until one is already claimed; nothing while the layout is unknown."""
-    if layout[0] != SEPARATED and layout[0] != BOUNDED:
-        return
-    end = len(buffer)
-    for i in range(len(claimed) - 1, -1, -1):
+    if layout[0] == SEPARATED or layout[0] == BOUNDED:
+        _decode_unclaimed(buffer, separator, char_ends, layout[0] == BOUNDED, claimed, True, starts, stops,
+                          run_ends, areas, totals, empty_runs, problem)
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _decode_unclaimed(buffer, separator, char_ends, bounded, claimed, backward, starts, stops, run_ends, areas,
+                      totals, empty_runs, problem):  # pragma: no cover - compiled
+    """Claim and decode strings in order (or in reverse) until one is already claimed. Unless ``bounded``,
+    each string's bounds are the separators around it, found from the edge of those already passed."""
+    count = len(claimed)
+    edge = len(buffer) if backward else 0  # where the next string ends (backward) or starts (forward)
+    for k in range(count):
+        i = count - 1 - k if backward else k
         if claimed[i]:
             return
         claimed[i] = 1
-        if layout[0] == BOUNDED:
+        if bounded:
             p, end = starts[i], char_ends[i]
-        else:
-            p = end
+        elif backward:
+            p, end = edge, edge
             while p > 0 and buffer[p - 1] != separator:
                 p -= 1
-            starts[i] = p
+            starts[i], edge = p, p - 1
+        else:
+            p, end = edge, edge
+            while end < len(buffer) and buffer[end] != separator:
+                end += 1
+            starts[i], edge = p, end + 1
         _decode_string(buffer, p, end, i, starts, stops, run_ends, areas, totals, empty_runs, problem)
-        end = p - 1
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
