@@ -3,9 +3,9 @@
 import numpy as np
 from pycocotools import mask as mask_utils
 
-from instaseg.evaluation.coco.group_ious import box_group_ious, mask_group_ious
+from instaseg.evaluation.coco.group_ious import EncodedGroupIous, box_group_ious, mask_group_ious
 from instaseg.evaluation.coco.matching import Groups
-from instaseg.evaluation.coco.run_lengths import decode_rles
+from instaseg.evaluation.coco.run_lengths import decode, decode_rles, encode_counts
 
 
 def test_blocks_are_ground_truth_major():
@@ -70,3 +70,43 @@ def test_box_ious_equal_pycocotools_with_crowds():
                                       groups.iou_offset):
         reference = np.asarray(mask_utils.iou(dt[ds:ds + dn], gt[gs:gs + gn], crowd[gs:gs + gn]))
         np.testing.assert_array_equal(ours[offset:offset + dn * gn], reference.reshape(dn, gn).ravel(order="F"))
+
+
+def test_ious_of_encoded_detections_equal_the_decoded_ones_wherever_the_threads_meet(monkeypatch):
+    # The background thread takes groups from the first on, the caller from the last back, each stopping at a
+    # group the other claimed: every meeting point must measure every group once and the same.
+    from instaseg.evaluation.coco import group_ious
+
+    monkeypatch.setattr(group_ious, "workers", lambda: 1)  # the threads' shares are set by hand below
+    monkeypatch.setattr(group_ious, "LONE_CHUNK", 2)  # the masks in no group: three items after the groups
+    rng = np.random.default_rng(7)
+    groups = _random_groups(rng, 30)
+    count = int(groups.dt_count.sum())
+    dt = [_blob(rng, 24, 30) for _ in range(count + 5)]  # five masks in no group
+    gt = [_blob(rng, 24, 30) if rng.random() < 0.9 else _blob(rng, 30, 24) for _ in range(int(groups.gt_count.sum()))]
+    crowd = rng.random(len(gt)) < 0.3
+    counts = [mask_utils.encode(np.asfortranarray(m))["counts"].decode("ascii") for m in dt]
+    counts[3] = counts[3] + "0"  # one run too many: malformed, so never measured
+    sizes = np.array([m.shape for m in dt], dtype=np.int64)
+    rows = rng.permutation(len(dt))[:count]  # the detection at each position: any mask, in any order
+    gt_runs = decode_rles([mask_utils.encode(np.asfortranarray(m)) for m in gt])
+    decoded = decode(encode_counts(counts, sizes))
+    reference = mask_group_ious(groups, decoded, rows, gt_runs, np.arange(len(gt)), crowd, floor=0.3)
+    assert decoded.problem[3] == 4
+    for meeting in (0, 1, 13, len(groups) - 1, len(groups), len(groups) + 2, len(groups) + 3):
+        masks = encode_counts(counts, sizes)
+        work = EncodedGroupIous(groups, masks, rows, gt_runs, np.arange(len(gt)), crowd, floor=0.3)
+        work.claimed[meeting:] = 1  # as if the caller had them: the background's share stops at ``meeting``
+        work._take(backward=False)
+        assert work.claimed[:meeting].all()
+        work.claimed[meeting:] = 0
+        ious = work.finish()  # stops where the background's share begins
+        assert work.claimed.all()
+        assert len(work.claimed) == len(groups) + 3 and masks.decoded.all()  # the lone masks too
+        for field in ("areas", "empty_runs", "problem"):
+            np.testing.assert_array_equal(getattr(masks, field), getattr(decoded, field))
+        malformed = np.isin(rows, [3])
+        entry_rows = rows[np.concatenate([np.tile(np.arange(s, s + n), g) for s, n, g in
+                                          zip(groups.dt_start, groups.dt_count, groups.gt_count)])]
+        np.testing.assert_array_equal(ious[entry_rows != 3], reference[entry_rows != 3])
+        assert malformed.any() and not ious[entry_rows == 3].any()

@@ -6,7 +6,7 @@ import pytest
 from pycocotools import mask as mask_utils
 
 from instaseg.evaluation.coco import chunks
-from instaseg.evaluation.coco.run_lengths import _Decoding, decode_rles
+from instaseg.evaluation.coco.run_lengths import NOT_TEXT, decode, decode_rles, encode_counts
 
 
 def _masks(rng: np.random.Generator) -> list[np.ndarray]:
@@ -45,36 +45,23 @@ def test_decoding_matches_pycocotools_masks_areas_and_boxes():
         np.testing.assert_array_equal(_flat(ends, mask.size), mask.ravel(order="F"))
 
 
-def _same_masks(first, second) -> None:
-    assert len(first) == len(second)
-    for i in range(len(first)):
-        np.testing.assert_array_equal(first.runs(i), second.runs(i))
-    for field in ("areas", "empty_runs", "problem"):
-        np.testing.assert_array_equal(getattr(first, field), getattr(second, field))
-
-
-@pytest.mark.parametrize("kind", ["str", "bytes", "separator inside"])
-def test_the_two_threads_give_the_same_masks_wherever_they_meet(kind):
-    # One thread decodes from the first string on, the caller from the last back, each stopping at a string
-    # the other claimed: every meeting point must give every mask once and the same.
+def test_measuring_without_keeping_runs_agrees_with_decoding(monkeypatch):
+    monkeypatch.setattr(chunks, "SMALL", 1)  # several chunks on several threads
+    monkeypatch.setattr(chunks, "workers", lambda: 2)
     rles = [mask_utils.encode(np.asfortranarray(m)) for m in _masks(np.random.default_rng(1))]
-    counts = [r["counts"] if kind == "bytes" else r["counts"].decode("ascii") for r in rles]
-    if kind == "separator inside":  # the joined strings' separator inside one: the others must still be found
-        counts[7] = counts[7][:2] + "\n" + counts[7][2:]
+    counts = [r["counts"] if i % 3 else r["counts"].decode("ascii") for i, r in enumerate(rles)]
+    counts[5] = counts[5][:-1]  # cut short: the total no longer covers the image (or a count is cut)
+    counts[9], counts[11] = "0é", None  # not ASCII; not text
     sizes = np.array([r["size"] for r in rles], dtype=np.int64)
-    reference = decode_rles([{"size": r["size"], "counts": c} for r, c in zip(rles, counts)])
-    assert (reference.problem != 0).sum() == (kind == "separator inside")
-    for meeting in (0, 1, 7, 8, len(rles) - 1, len(rles)):
-        decoding = _Decoding(counts, int(sizes.prod(axis=1).max()))
-        decoding.claimed[meeting:] = 1  # as if the caller had them: the background stops at ``meeting``
-        decoding.forward()
-        assert decoding.claimed[:meeting].all()
-        decoding.claimed[meeting:] = 0
-        decoding.backward()  # stops where the background's begin
-        assert decoding.claimed.all()
-        _same_masks(decoding.result(sizes), reference)
-    if kind == "separator inside":
-        assert reference.problem[7] == 1
+    reference = decode(encode_counts(counts, sizes))
+    assert reference.problem[5] in (2, 4) and reference.problem[9] == 1 and reference.problem[11] == NOT_TEXT
+    assert (reference.problem != 0).sum() == 3
+    measured = encode_counts(counts, sizes)
+    measured.decoded[:20] = True  # as if the IoUs had decoded these: measuring leaves them be
+    measured.measure()
+    for field in ("areas", "empty_runs", "problem"):
+        np.testing.assert_array_equal(getattr(measured, field)[20:], getattr(reference, field)[20:])
+    assert measured.decoded.all() and not measured.areas[:20].any()
 
 
 def _string(counts: list[int]) -> str:

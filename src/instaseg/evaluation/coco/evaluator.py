@@ -16,8 +16,8 @@ import numpy as np
 from pycocotools import mask as mask_utils
 
 from instaseg.evaluation.coco.accumulate import MatchedDetections, Tables, accumulate, per_category_ap, summarize
-from instaseg.evaluation.coco.inputs import Annotations, EvaluationInputs, SortKeys, start_inputs
-from instaseg.evaluation.coco.group_ious import box_group_ious, mask_group_ious
+from instaseg.evaluation.coco.group_ious import EncodedGroupIous, box_group_ious, mask_group_ious
+from instaseg.evaluation.coco.inputs import Annotations, EvaluationInputs, PendingInputs, SortKeys, start_inputs
 from instaseg.evaluation.coco.matching import Groups, match_groups, matching_thresholds
 from instaseg.evaluation.coco.ordering import dense_keys, order_by_key_then_score
 from instaseg.evaluation.coco.run_lengths import RunLengths, decode_rles
@@ -65,11 +65,19 @@ def evaluate_coco(ground_truth: dict[str, Any], results: Sequence[dict[str, Any]
     params = params or EvalParams()
     with _collector_paused():
         pending = start_inputs(ground_truth, results, iou_type, image_ids, results_name)
-        # Ordering needs no masks: it runs while they decode.
         grouping = group_detections(pending.detection_keys, pending.ground_truth, len(pending.image_ids),
                                     len(pending.category_ids), params.max_detections[-1])
+        # The masks' IoUs start in the background while the boxes and declared sizes are read here.
+        measuring = _start_mask_ious(pending, grouping, iou_type, params)
+        try:
+            pending.read_remaining()
+        except BaseException:
+            if measuring is not None:
+                measuring.cancel()
+            raise
+        ious = measuring.finish() if measuring is not None else None
         inputs = pending.finish()
-        detections, matched_ious, pairs = match_detections(inputs, iou_type, params, grouping)
+        detections, matched_ious, pairs = match_detections(inputs, iou_type, params, grouping, ious)
     counted = counted_ground_truth(inputs.ground_truth, len(inputs.category_ids), params)
     tables = accumulate(detections, counted, params)
     return COCOEvaluation(iou_type=iou_type, stats=summarize(tables, params), tables=tables,
@@ -94,13 +102,29 @@ def _collector_paused():
             gc.enable()
 
 
-def match_detections(inputs: EvaluationInputs, iou_type: str, params: EvalParams, grouping: Grouping | None = None
-                     ) -> tuple[MatchedDetections, np.ndarray, np.ndarray]:
+def _start_mask_ious(pending: PendingInputs, grouping: Grouping, iou_type: str, params: EvalParams
+                     ) -> EncodedGroupIous | None:
+    """The detections' mask IoUs, started in the background (None for boxes)."""
+    if iou_type == "bbox" or pending.detection_masks is None:
+        return None
+    gt = pending.ground_truth
+    return EncodedGroupIous(grouping.groups, pending.detection_masks, pending.mask_rows[grouping.dt_order], gt.runs,
+                            grouping.gt_order, gt.crowd[grouping.gt_order], _iou_floor(params))
+
+
+def _iou_floor(params: EvalParams) -> float:
+    """An IoU below every threshold matching uses is the same as none."""
+    return float(matching_thresholds(params.iou_thresholds).min())
+
+
+def match_detections(inputs: EvaluationInputs, iou_type: str, params: EvalParams, grouping: Grouping | None = None,
+                     mask_ious: np.ndarray | None = None) -> tuple[MatchedDetections, np.ndarray, np.ndarray]:
     """Sort, limit and match the detections of every (image, category) group; also the true positives at
     IoU 0.5 (all areas) as their IoUs and (detection row, ground-truth row) pairs.
 
     Args:
         grouping: ``group_detections`` of these inputs, if already made.
+        mask_ious: the groups' mask IoUs (``EncodedGroupIous``), if already measured.
     """
     gt, dt = inputs.ground_truth, inputs.detections
     grouping = grouping or group_detections(dt, gt, len(inputs.image_ids), len(inputs.category_ids),
@@ -109,8 +133,7 @@ def match_detections(inputs: EvaluationInputs, iou_type: str, params: EvalParams
     ranges = np.array(params.area_ranges, dtype=np.float64)  # (A, 2)
     gt_area, gt_crowd = gt.area[gt_order], gt.crowd[gt_order]
     gt_ignore = gt.ignore[gt_order][None, :] | (gt_area[None, :] < ranges[:, :1]) | (gt_area[None, :] > ranges[:, 1:])
-    floor = float(matching_thresholds(params.iou_thresholds).min())  # an IoU below every threshold is none
-    ious = _group_ious(groups, dt, gt, dt_order, gt_order, iou_type, floor)
+    ious = _group_ious(groups, dt, gt, dt_order, gt_order, iou_type, _iou_floor(params), mask_ious)
     matches = match_groups(groups, ious, gt_ignore, gt_crowd, params.iou_thresholds, dt.area[dt_order], ranges)
     # The true positives at the loosest threshold, all areas: their IoUs (for the histogram) and rows.
     true_positive = matches.matched[:, 0, 0] & ~matches.ignored[:, 0, 0]
@@ -155,13 +178,14 @@ def group_detections(dt: SortKeys | Annotations, gt: Annotations, num_images: in
 
 
 def _group_ious(groups: Groups, dt: Annotations, gt: Annotations, dt_order: np.ndarray, gt_order: np.ndarray,
-                iou_type: str, floor: float) -> np.ndarray:
+                iou_type: str, floor: float, mask_ious: np.ndarray | None) -> np.ndarray:
     """Flat IoU buffer of the groups; for crowd ground truth, intersection over the detection's area. Mask IoUs
     that cannot reach ``floor`` may be left 0."""
     gt_crowd = gt.crowd[gt_order]
     if iou_type == "bbox":
         return box_group_ious(groups, dt.geometry[dt_order], gt.geometry[gt_order], gt_crowd)
-    masks = mask_group_ious(groups, dt.runs, dt_order, gt.runs, gt_order, gt_crowd, floor)
+    masks = mask_ious if mask_ious is not None else EncodedGroupIous(groups, dt.runs, dt_order, gt.runs, gt_order,
+                                                                     gt_crowd, floor).finish()
     if iou_type == "segm":
         return masks
     # Boundary: the smaller of mask IoU and boundary-band IoU, except against crowd regions (mask IoU). Only

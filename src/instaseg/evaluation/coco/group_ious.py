@@ -15,9 +15,9 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from instaseg.evaluation.coco.chunks import run_in_chunks
+from instaseg.evaluation.coco.chunks import in_background, run_in_chunks, workers
 from instaseg.evaluation.coco.matching import Groups
-from instaseg.evaluation.coco.run_lengths import RunLengths, foreground_box
+from instaseg.evaluation.coco.run_lengths import EncodedMasks, RunLengths, decode_mask, foreground_box
 
 
 def mask_group_ious(groups: Groups, dt: RunLengths, dt_rows: np.ndarray, gt: RunLengths, gt_rows: np.ndarray,
@@ -44,6 +44,71 @@ def _kernel_arrays(runs: RunLengths) -> tuple:
     return runs.ends, runs.starts, runs.stops, runs.heights, runs.widths, runs.areas, runs.empty_runs
 
 
+LONE_CHUNK = 256  # masks in no group, decoded per claimed item
+
+
+class EncodedGroupIous:
+    """``mask_group_ious`` for detections still encoded: each group's detections are decoded into a small
+    buffer right before their IoUs, so the run ends of every detection are never held at once (100,000 masks
+    would fill tens of megabytes that each evaluation touches afresh), and each is decoded once, its measures
+    filled in place (as ``EncodedMasks.measure`` fills them). A mask with a problem gets no IoU; the caller
+    reports it.
+
+    A background thread takes the groups from the first on as soon as this is made; ``finish`` takes them from
+    the last back on the calling thread, so the caller's work in between overlaps the background's. Each group
+    is claimed by the thread that takes it. The claims are plain loads and stores, not atomic: should both
+    threads claim one group at once, both compute it, writing the same values; a thread stops at a group the
+    other has claimed, so none is skipped.
+    """
+
+    def __init__(self, groups: Groups, dt: EncodedMasks, dt_rows: np.ndarray, gt: RunLengths, gt_rows: np.ndarray,
+                 gt_crowd: np.ndarray, floor: float = 0.0):
+        """Arguments as ``mask_group_ious``'s, ``dt_rows`` being masks of ``dt``."""
+        dt_rows = np.asarray(dt_rows, dtype=np.int64)
+        lengths = dt.char_ends - dt.char_starts
+        # The masks in no group are decoded too (measured, their runs dropped), LONE_CHUNK at a time, after
+        # the groups: the caller, coming from the back, starts with them.
+        grouped = np.zeros(len(dt), dtype=bool)
+        grouped[dt_rows[groups.detection_positions()[0]]] = True
+        lone = np.flatnonzero(~grouped & ~dt.decoded)
+        self.out = np.zeros(groups.iou_size)
+        self.claimed = np.zeros(len(groups) + -(-len(lone) // LONE_CHUNK), dtype=np.uint8)
+        characters = np.concatenate([[0], np.cumsum(lengths[dt_rows])])
+        group_characters = characters[groups.dt_start + groups.dt_count] - characters[groups.dt_start]
+        # A run takes a character at least: a group's characters bound its detections' runs.
+        longest = max(int(group_characters.max(initial=0)), int(lengths[lone].max(initial=0)))
+        self._scratch_sizes = (longest + 1, int(groups.dt_count.max(initial=0)) + 1)
+        self._scratch_type = np.int64 if dt.wide_positions else np.int32
+        self._arguments = (lone, groups.dt_start, groups.dt_count, groups.gt_start, groups.gt_count,
+                           groups.iou_offset, dt_rows, np.asarray(gt_rows, dtype=np.int64), _encoded_arrays(dt),
+                           _kernel_arrays(gt), gt_crowd.astype(np.bool_), float(floor), self.claimed, self.out)
+        self._background = in_background(lambda: self._take(False)) if workers() > 1 and len(self.claimed) > 1 \
+            else None
+
+    def _take(self, backward: bool) -> None:
+        run_ends = np.empty(self._scratch_sizes[0], dtype=self._scratch_type)
+        _encoded_ious(backward, run_ends, np.zeros(self._scratch_sizes[1], dtype=np.int64), *self._arguments)
+
+    def finish(self) -> np.ndarray:
+        """The flat IoU buffer, once every group is done (the caller's thread helping)."""
+        self._take(True)
+        if self._background is not None:
+            self._background()
+        return self.out
+
+    def cancel(self) -> None:
+        """Stop the background thread at its next group, and wait for it."""
+        self.claimed[:] = 1
+        if self._background is not None:
+            self._background()
+
+
+def _encoded_arrays(masks: EncodedMasks) -> tuple:
+    """What ``_encoded_ious`` reads and fills of the encoded detections, in the order it unpacks them."""
+    return (masks.text, masks.char_starts, masks.char_ends, masks.heights, masks.widths, masks.areas,
+            masks.empty_runs, masks.problem, masks.decoded)
+
+
 def box_group_ious(groups: Groups, dt_boxes: np.ndarray, gt_boxes: np.ndarray, gt_crowd: np.ndarray
                    ) -> np.ndarray:
     """As ``mask_group_ious`` for (N, 4) and (M, 4) xywh boxes given per position."""
@@ -59,42 +124,86 @@ def _mask_ious(start, stop, dt_start, dt_count, gt_start, gt_count, iou_offset, 
                floor, out):  # pragma: no cover - compiled
     dt_ends, dt_starts, dt_stops, dt_heights, dt_widths, dt_areas, dt_empty_runs = dt
     gt_ends, gt_starts, gt_stops, gt_heights, gt_widths, gt_areas, gt_empty_runs = gt
-    dt_box, gt_box = np.zeros(4, dtype=np.int64), np.zeros(4, dtype=np.int64)
+    boxes = np.zeros((2, 4), dtype=np.int64)
     for group in range(start, stop):
         depth = dt_count[group]
         for g in range(gt_count[group]):
             b = gt_rows[gt_start[group] + g]
             second = gt_ends[gt_starts[b]:gt_stops[b]]
+            crowd = gt_crowd[gt_start[group] + g]
             for d in range(depth):
                 a = dt_rows[dt_start[group] + d]
-                first = dt_ends[dt_starts[a]:dt_stops[a]]
-                index = iou_offset[group] + g * depth + d
-                if dt_heights[a] != gt_heights[b] or dt_widths[a] != gt_widths[b]:
-                    # rleIou: -1 (never a match) if the boxes overlap, else bbIou's 0
-                    dt_box[:] = 0
-                    gt_box[:] = 0
-                    foreground_box(first, dt_heights[a], dt_widths[a], dt_box)
-                    foreground_box(second, gt_heights[b], gt_widths[b], gt_box)
-                    if _boxes_overlap(dt_box, gt_box):
-                        out[index] = -1.0
-                    continue
-                # Same size: boxes that do not overlap mean no shared pixel, so the intersection decides.
-                if len(first) < 2 or len(second) < 2 or (first[0] >= second[(len(second) & -2) - 1]
-                                                         or second[0] >= first[(len(first) & -2) - 1]):
-                    continue  # no foreground, or none in the same span of pixels
-                crowd = gt_crowd[gt_start[group] + g]
-                if dt_empty_runs[a] and gt_empty_runs[b]:  # only here can pycocotools' loop stop early
-                    intersection, union = _reference_overlap(first, second)
-                elif _cannot_reach(floor, dt_areas[a], gt_areas[b], crowd):
-                    continue
-                else:
-                    intersection = _intersection(first, second)
-                    union = dt_areas[a] + gt_areas[b] - intersection
-                if intersection == 0:
-                    continue
-                if crowd:
-                    union = dt_areas[a]
-                out[index] = intersection / union
+                out[iou_offset[group] + g * depth + d] = _pair_iou(
+                    dt_ends[dt_starts[a]:dt_stops[a]], dt_heights[a], dt_widths[a], dt_areas[a], dt_empty_runs[a],
+                    second, gt_heights[b], gt_widths[b], gt_areas[b], gt_empty_runs[b], crowd, floor, boxes)
+
+
+@numba.njit(cache=True, nogil=True)
+def _encoded_ious(backward, run_ends, local_stops, lone, dt_start, dt_count, gt_start, gt_count, iou_offset,
+                  dt_rows, gt_rows, dt, gt, gt_crowd, floor, claimed, out):  # pragma: no cover - compiled
+    """Claim items (the groups, then chunks of the ``lone`` masks) in order (or in reverse) until one is
+    already claimed. A group's detections are decoded (the d-th into ``run_ends[local_stops[d]:local_stops[d +
+    1]]``) and their IoUs measured; a chunk's masks are decoded only."""
+    text, char_starts, char_ends, heights, widths, areas, empty_runs, problem, decoded = dt
+    gt_ends, gt_starts, gt_stops, gt_heights, gt_widths, gt_areas, gt_empty_runs = gt
+    boxes = np.zeros((2, 4), dtype=np.int64)
+    count = len(claimed)
+    for k in range(count):
+        group = count - 1 - k if backward else k
+        if claimed[group]:
+            return
+        claimed[group] = 1
+        if group >= len(dt_start):
+            first = (group - len(dt_start)) * LONE_CHUNK
+            for a in lone[first:first + LONE_CHUNK]:
+                decode_mask(text, char_starts, char_ends, heights, widths, a, run_ends, 0, areas, empty_runs,
+                            problem, decoded)
+            continue
+        depth = dt_count[group]
+        for d in range(depth):
+            a = dt_rows[dt_start[group] + d]
+            local_stops[d + 1] = local_stops[d] + decode_mask(text, char_starts, char_ends, heights, widths, a,
+                                                              run_ends, local_stops[d], areas, empty_runs, problem,
+                                                              decoded)
+        for g in range(gt_count[group]):
+            b = gt_rows[gt_start[group] + g]
+            second = gt_ends[gt_starts[b]:gt_stops[b]]
+            crowd = gt_crowd[gt_start[group] + g]
+            for d in range(depth):
+                a = dt_rows[dt_start[group] + d]
+                if problem[a] == 0:  # a malformed mask is reported by the caller, never measured
+                    out[iou_offset[group] + g * depth + d] = _pair_iou(
+                        run_ends[local_stops[d]:local_stops[d + 1]], heights[a], widths[a], areas[a], empty_runs[a],
+                        second, gt_heights[b], gt_widths[b], gt_areas[b], gt_empty_runs[b], crowd, floor, boxes)
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _pair_iou(first, dt_height, dt_width, dt_area, dt_empty, second, gt_height, gt_width, gt_area, gt_empty, crowd,
+              floor, boxes):  # pragma: no cover - compiled
+    """One detection's IoU with one ground truth, each given as its run ends and measures (0 where none is
+    measured; ``boxes`` is (2, 4) scratch)."""
+    if dt_height != gt_height or dt_width != gt_width:
+        # rleIou: -1 (never a match) if the boxes overlap, else bbIou's 0
+        boxes[:] = 0
+        foreground_box(first, dt_height, dt_width, boxes[0])
+        foreground_box(second, gt_height, gt_width, boxes[1])
+        return -1.0 if _boxes_overlap(boxes[0], boxes[1]) else 0.0
+    # Same size: boxes that do not overlap mean no shared pixel, so the intersection decides.
+    if len(first) < 2 or len(second) < 2 or (first[0] >= second[(len(second) & -2) - 1]
+                                             or second[0] >= first[(len(first) & -2) - 1]):
+        return 0.0  # no foreground, or none in the same span of pixels
+    if dt_empty and gt_empty:  # only here can pycocotools' loop stop early
+        intersection, union = _reference_overlap(first, second)
+    elif _cannot_reach(floor, dt_area, gt_area, crowd):
+        return 0.0
+    else:
+        intersection = _intersection(first, second)
+        union = dt_area + gt_area - intersection
+    if intersection == 0:
+        return 0.0
+    if crowd:
+        union = dt_area
+    return intersection / union
 
 
 @numba.njit(cache=True, nogil=True, inline="always")

@@ -19,8 +19,8 @@ import numpy as np
 from pycocotools import mask as mask_utils
 
 from instaseg.errors import InstasegError
-from instaseg.evaluation.coco.run_lengths import (NOT_TEXT, PROBLEMS, RunLengths, decode_counts,
-                                                   decode_counts_in_background, decode_rles)
+from instaseg.evaluation.coco.run_lengths import (NOT_TEXT, PROBLEMS, EncodedMasks, RunLengths, decode, decode_rles,
+                                                   encode_counts)
 
 IOU_TYPES = ("segm", "bbox", "boundary")  # boundary: min(mask IoU, Boundary IoU), see evaluation.boundary
 
@@ -44,7 +44,8 @@ class Annotations:
     ignore: np.ndarray  # (N,) bool: matches are not counted (crowd; for boundary also an 'ignore' field)
     score: np.ndarray  # (N,) float64 (ones for ground truth)
     geometry: list | np.ndarray
-    runs: RunLengths | None = None  # the masks decoded (segm and boundary)
+    runs: RunLengths | EncodedMasks | None = None  # the masks (segm and boundary): ground truth decoded,
+    # detections encoded (decoded group by group for their IoUs)
 
     def __len__(self) -> int:
         return len(self.image_index)
@@ -74,27 +75,31 @@ class SortKeys:
 
 @dataclass
 class PendingInputs:
-    """The inputs read and checked, but for the detections' masks, which may still be decoding; ``finish``
-    waits for them (raising for malformed ones) and gives the ``EvaluationInputs``."""
+    """The inputs read and checked, but for what ``read_remaining`` reads (the boxes and the masks' declared
+    sizes: Python work to overlap with the masks' IoUs) and the masks themselves, still encoded. ``finish``
+    decodes what nothing else has of the masks, raises for malformed ones and gives the ``EvaluationInputs``."""
 
     image_ids: np.ndarray
     category_ids: np.ndarray
     ground_truth: Annotations
     detection_keys: SortKeys
+    detection_masks: EncodedMasks | None  # one per result, in the results' order (None for boxes alone)
+    mask_rows: np.ndarray  # (N,) each kept detection's row of ``detection_masks``
+    read_remaining: Callable[[], None]
     finish: Callable[[], EvaluationInputs]
 
 
 def start_inputs(ground_truth: dict[str, Any], results: Sequence[dict[str, Any]], iou_type: str,
                  image_ids: Sequence[int] | None = None, results_name: str = "results") -> PendingInputs:
-    """Validate and flatten COCO ground truth (a parsed COCO dict) and results (COCO result dicts); the
-    results' masks go on decoding in the background until ``finish`` is called.
+    """Validate and flatten COCO ground truth (a parsed COCO dict) and results (COCO result dicts), leaving the
+    results' masks encoded.
 
     Args:
         image_ids: the images to evaluate (default: every ground-truth image).
         results_name: how error messages name the results (e.g. their file).
     Raises:
-        EvaluationInputError: naming the record and field of the first problem found (for the masks, from
-            ``finish``).
+        EvaluationInputError: naming the record and field of the first problem found (for the boxes and the
+            declared sizes, from ``read_remaining``; for the masks, from ``finish``).
     """
     if iou_type not in IOU_TYPES:
         raise EvaluationInputError(f"unknown IoU type {iou_type!r}; choose from {', '.join(IOU_TYPES)}")
@@ -108,24 +113,40 @@ def start_inputs(ground_truth: dict[str, Any], results: Sequence[dict[str, Any]]
         unknown = [int(i) for i in evaluated if int(i) not in images]
         if unknown:
             raise EvaluationInputError(f"images to evaluate not in the ground truth: {unknown[:5]}")
-    # The detections' masks decode on a background thread while the ground truth is prepared here.
-    keys, finish_detections = _detections(results, images, evaluated, category_ids, iou_type, results_name)
+    detections = _detections(results, images, evaluated, category_ids, iou_type, results_name)
     prepared_ground_truth = _ground_truth(ground_truth["annotations"], images, evaluated, category_ids, iou_type)
 
     def finish() -> EvaluationInputs:
         return EvaluationInputs(image_ids=evaluated, category_ids=category_ids,
                                 category_names=[str(c.get("name", c["id"])) for c in categories],
-                                ground_truth=prepared_ground_truth, detections=finish_detections())
+                                ground_truth=prepared_ground_truth, detections=detections.finish())
 
     return PendingInputs(image_ids=evaluated, category_ids=category_ids, ground_truth=prepared_ground_truth,
-                         detection_keys=keys, finish=finish)
+                         detection_keys=detections.keys, detection_masks=detections.masks,
+                         mask_rows=detections.mask_rows, read_remaining=detections.read_remaining, finish=finish)
+
+
+@dataclass
+class _PendingDetections:
+    keys: SortKeys
+    masks: EncodedMasks | None
+    mask_rows: np.ndarray
+    read_remaining: Callable[[], None]
+    finish: Callable[[], Annotations]
 
 
 def _index_of(values: np.ndarray, sorted_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Position of each value in ``sorted_ids`` and whether it is there."""
-    position = np.searchsorted(sorted_ids, values).clip(max=max(len(sorted_ids) - 1, 0))
-    found = (sorted_ids[position] == values) if len(sorted_ids) else np.zeros(len(values), dtype=bool)
-    return position, found
+    if not len(sorted_ids):
+        return np.zeros(len(values), dtype=np.int64), np.zeros(len(values), dtype=bool)
+    low, span = int(sorted_ids[0]), int(sorted_ids[-1]) - int(sorted_ids[0]) + 1
+    if span <= max(1 << 20, 8 * len(values)):  # ids in a modest range (the usual case): a lookup table, which
+        table = np.full(span + 1, -1, dtype=np.int64)  # is several times faster than binary searches
+        table[sorted_ids - low] = np.arange(len(sorted_ids))
+        position = table[np.clip(values, low - 1, low + span) - low]  # outside the range: the table's -1 ends
+        return position.clip(min=0), position >= 0
+    position = np.searchsorted(sorted_ids, values).clip(max=len(sorted_ids) - 1)
+    return position, sorted_ids[position] == values
 
 
 def _ground_truth(annotations: list[dict], images: dict[int, dict], evaluated: np.ndarray,
@@ -184,70 +205,75 @@ def _ground_truth_rle(annotation: dict, image: dict) -> dict:
 
 
 def _detections(results: Sequence[dict], images: dict[int, dict], evaluated: np.ndarray, category_ids: np.ndarray,
-                iou_type: str, source: str) -> tuple[SortKeys, Callable[[], Annotations]]:
-    """Check and flatten the results. Their masks start decoding in the background as soon as they are read.
-    Returns the kept results' sort keys, and a function that waits for the masks (raising for malformed ones)
-    and gives the ``Annotations``."""
+                iou_type: str, source: str) -> _PendingDetections:
+    """Check and flatten the results, their masks left encoded."""
     boxes_given = bool(results) and _has_box(results[0])  # loadRes decides from the first result
     needs_masks = iou_type != "bbox" or not boxes_given  # boxes of box-less results come from their masks
     fields = ("image_id", "category_id", "score") + ("bbox",) * boxes_given + ("segmentation",) * needs_masks
     known_ids = np.array(sorted(images), dtype=np.int64)
-    masks, decoding = None, None
-    if needs_masks:  # read first, so the decoding overlaps the reading of the other fields
-        evaluated_sizes = _image_sizes(images, evaluated)
-        masks = _column(results, "segmentation", fields, source)
-        decoding = _start_decoding(masks, int(evaluated_sizes.prod(axis=1).max(initial=0)))
     image_ids = _numbers(_column(results, "image_id", fields, source), "image_id", source, integer=True)
     category_ids_of = _numbers(_column(results, "category_id", fields, source), "category_id", source, integer=True)
     scores = _numbers(_column(results, "score", fields, source), "score", source)
-    boxes = _column(results, "bbox", fields, source) if boxes_given else None
-    for index in np.flatnonzero(~np.isin(image_ids, known_ids)):
+    image_index, in_evaluated = _index_of(image_ids, evaluated)
+    known_image = in_evaluated if len(evaluated) == len(known_ids) else _index_of(image_ids, known_ids)[1]
+    for index in np.flatnonzero(~known_image):
         raise EvaluationInputError(f"{_where(source, int(index), 'image_id')}: image {int(image_ids[index])} is not "
                                    "in the ground truth")
-    for index in np.flatnonzero(~np.isin(category_ids_of, category_ids)):
+    category_index, known_category = _index_of(category_ids_of, category_ids)
+    for index in np.flatnonzero(~known_category):
         raise EvaluationInputError(f"{_where(source, int(index), 'category_id')}: category "
                                    f"{int(category_ids_of[index])} is not in the ground truth")
-    image_index, in_evaluated = _index_of(image_ids, evaluated)
-    category_index, _ = _index_of(category_ids_of, category_ids)
     keep = np.flatnonzero(in_evaluated)
     every = len(keep) == len(results)
-    if boxes_given:
-        boxes = _boxes(boxes if every else [boxes[i] for i in keep], keep, source)
-
     keys = SortKeys(image_index=image_index[keep], category_index=category_index[keep], score=scores[keep])
+    masks, encoded, converted = None, None, None
+    if needs_masks:
+        sizes = np.zeros((len(results), 2), dtype=np.int64)  # each kept result's image's [h, w]; the others
+        sizes[keep] = _image_sizes(images, evaluated)[keys.image_index]  # are never decoded
+        masks = _column(results, "segmentation", fields, source)
+        encoded = _encoded_counts(masks, sizes)
+        if encoded is None:  # record by record, converting what can be and naming what cannot
+            converted = [_result_rle(results[i], images[int(image_ids[i])], source, int(i)) for i in keep]
+            counts = [b""] * len(results)
+            for row, rle in zip(keep.tolist(), converted):
+                counts[row] = rle["counts"]
+            encoded = encode_counts(counts, sizes)
+        encoded.decoded[~in_evaluated] = True
+    read: dict[str, Any] = {}
 
-    def annotations(geometry: list | np.ndarray, area: np.ndarray, runs: RunLengths | None) -> Annotations:
+    def annotations(geometry: list | np.ndarray, area: np.ndarray, runs: EncodedMasks | None) -> Annotations:
         return Annotations(image_index=keys.image_index, category_index=keys.category_index,
                            area=np.asarray(area, dtype=np.float64).reshape(-1), crowd=np.zeros(len(keep), dtype=bool),
                            ignore=np.zeros(len(keep), dtype=bool), score=keys.score, geometry=geometry, runs=runs)
 
-    if not needs_masks:
-        return keys, lambda: annotations(boxes, boxes[:, 2] * boxes[:, 3], None)
+    def read_remaining() -> None:
+        read["done"] = True
+        if boxes_given:
+            boxes = _column(results, "bbox", fields, source)
+            read["boxes"] = _boxes(boxes if every else [boxes[i] for i in keep], keep, source)
+        if needs_masks and converted is None:
+            read["masks"] = masks if every else [masks[i] for i in keep]
+            if not _declared_sizes_match(read["masks"], sizes[keep]):  # name the first that does not
+                for i in keep:
+                    _result_rle(results[i], images[int(image_ids[i])], source, int(i))
 
     def finish() -> Annotations:
-        sizes = np.zeros((len(results), 2), dtype=np.int64)  # each kept result's image's [h, w]; the others
-        sizes[keep] = evaluated_sizes[keys.image_index]  # are left out below, whatever they decode to
-        kept_masks = masks if every else [masks[i] for i in keep]
-        runs = None
-        if decoding is not None:
-            sizes_match = _declared_sizes_match(kept_masks, sizes[keep])  # Python: before waiting for the decoding
-            runs = decoding(sizes)
-            runs = runs if every else runs.take(keep)
-            if (runs.problem == NOT_TEXT).any() or not sizes_match:
-                runs = None
-        if runs is None:  # record by record, converting what can be and naming what cannot
-            kept_masks = [_result_rle(results[i], images[int(image_ids[i])], source, int(i)) for i in keep]
-            runs = decode_counts([m["counts"] for m in kept_masks], sizes[keep])
-        for index in np.flatnonzero(runs.problem):
+        if not read:
+            read_remaining()
+        boxes = read.get("boxes")
+        if not needs_masks:
+            return annotations(boxes, boxes[:, 2] * boxes[:, 3], None)
+        encoded.measure()  # what the IoUs did not decode
+        kept = encoded if every else encoded.take(keep)
+        for index in np.flatnonzero(kept.problem):
             raise EvaluationInputError(f"{_where(source, int(keep[index]), 'segmentation')}: the RLE "
-                                       f"{PROBLEMS[int(runs.problem[index])]}")
-        area = boxes[:, 2] * boxes[:, 3] if boxes_given else runs.areas
-        # Results without boxes get their masks' boxes, as loadRes derives them (toBbox).
-        if iou_type == "bbox":
-            return annotations(runs.boxes(), area, None)
-        return annotations(kept_masks, area, runs)
+                                       f"{PROBLEMS[int(kept.problem[index])]}")
+        area = boxes[:, 2] * boxes[:, 3] if boxes_given else kept.areas
+        if iou_type == "bbox":  # results without boxes get their masks' boxes, as loadRes derives them (toBbox)
+            return annotations(decode(kept).boxes(), area, None)
+        return annotations(converted if converted is not None else read["masks"], area, kept)
 
-    return keys, finish
+    return _PendingDetections(keys=keys, masks=encoded, mask_rows=keep, read_remaining=read_remaining, finish=finish)
 
 
 def _image_sizes(images: dict[int, dict], ids: np.ndarray) -> np.ndarray:
@@ -293,10 +319,12 @@ def _has_box(result: dict) -> bool:
 def _numbers(values: Sequence, field: str, source: str, integer: bool = False) -> np.ndarray:
     try:
         array = np.array(values)
-        array = array.astype(np.float64).reshape(-1) if array.dtype.kind in "iuf" else None  # no strings, bools
-    except (TypeError, ValueError):
+        if array.dtype.kind in "iu" and array.shape == (len(values),):  # integers (no bools, strings or lists)
+            return array.astype(np.int64 if integer else np.float64)
+        array = array.astype(np.float64).reshape(-1) if array.dtype.kind == "f" else None
+    except (TypeError, ValueError, OverflowError):
         array = None
-    bad = (np.flatnonzero(~np.isfinite(array) | (integer & (array != np.round(array))))
+    bad = (np.flatnonzero(~np.isfinite(array) | ((array != np.round(array)) if integer else False))
            if array is not None and len(array) == len(values) else None)
     if bad is None or len(bad):
         index = next(i for i, v in enumerate(values) if not _is_number(v, integer)) if bad is None else int(bad[0])
@@ -328,14 +356,15 @@ def _boxes(boxes: Sequence, keep: np.ndarray, source: str) -> np.ndarray:
     raise AssertionError("unreachable: some box was malformed")
 
 
-def _start_decoding(masks: list, max_pixels: int) -> Callable[[np.ndarray], RunLengths] | None:
-    """When every mask is a dict with ``counts``: their decoding, started in the background (see
-    ``decode_counts_in_background``). None otherwise."""
+def _encoded_counts(masks: list, sizes: np.ndarray) -> EncodedMasks | None:
+    """The masks' counts encoded when every mask is a dict whose counts are text (str or bytes); None
+    otherwise."""
     try:
         counts = list(map(itemgetter("counts"), masks))
     except (KeyError, TypeError):
         return None
-    return decode_counts_in_background(counts, max_pixels) if masks else None
+    encoded = encode_counts(counts, sizes)
+    return None if (encoded.problem == NOT_TEXT).any() else encoded
 
 
 def _declared_sizes_match(masks: list, sizes: np.ndarray) -> bool:

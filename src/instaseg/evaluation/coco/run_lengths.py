@@ -1,24 +1,28 @@
-"""Compressed COCO RLE strings decoded all at once into run lengths, with each mask's area and box.
+"""Compressed COCO RLE strings kept in one byte buffer and decoded by compiled passes, with each mask's area
+and box.
 
 pycocotools decodes a string each time it is handed one (``rleFrString``), one Python call per list of masks;
 an evaluation hands it every mask of every (image, category) group, so the decoding and the per-call cost
-are most of its time. Here compiled passes (numba, as no library decodes many strings in one call) read
-every string once, and check what pycocotools trusts: the characters, and counts that cover the image.
-Areas and boxes are computed as pycocotools' ``rleArea`` and ``rleToBbox`` compute them. Runs are kept as
-their cumulative ends, so a mask's foreground is a sorted list of pixel intervals.
+are most of its time. Here the strings are joined once (``EncodedMasks``) and compiled passes (numba, as no
+library decodes many strings in one call) read each string once, checking what pycocotools trusts: the
+characters, and counts that cover the image. The results' masks are decoded group by group into a small
+buffer right before their IoUs (``group_ious``), so the run ends of 100,000 masks are never all held at
+once; ``RunLengths`` holds every mask decoded, for the ground truth and the boundary bands. Areas and boxes
+are computed as pycocotools' ``rleArea`` and ``rleToBbox`` compute them. Runs are kept as their cumulative
+ends, so a mask's foreground is a sorted list of pixel intervals.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Callable, Sequence
+from dataclasses import dataclass, replace
+from typing import Sequence
 
 import numba
 import numpy as np
 
-from instaseg.evaluation.coco.chunks import in_background
+from instaseg.evaluation.coco.chunks import run_in_chunks
 
-# Why a string could not be decoded (``RunLengths.problem``), by code.
+# Why a string could not be decoded (``problem``), by code.
 PROBLEMS = {1: "has characters outside the RLE alphabet ('0' to 'o')", 2: "ends in the middle of a count",
             3: "decodes to a negative run length", 4: "has run lengths that do not add up to height x width",
             5: "counts are not a string"}
@@ -27,19 +31,113 @@ SEPARATOR = ord("\n")  # between the joined strings: outside the RLE alphabet, s
 
 
 @dataclass
+class EncodedMasks:
+    """N masks as their compressed RLE strings, joined into one byte buffer. Decoding a mask (``measure``, or
+    the group IoUs) fills its area, empty-run flag and problem in place and marks it ``decoded``."""
+
+    text: np.ndarray  # (characters,) uint8
+    char_starts: np.ndarray  # (N,) int64: string i is text[char_starts[i]:char_ends[i]]
+    char_ends: np.ndarray  # (N,) int64
+    heights: np.ndarray  # (N,) int64: the size each mask must cover (its image's)
+    widths: np.ndarray  # (N,) int64
+    areas: np.ndarray  # (N,) int64 foreground pixels
+    empty_runs: np.ndarray  # (N,) bool: some run after the first has length 0 (pycocotools' IoU loop stumbles)
+    problem: np.ndarray  # (N,) int8: 0, or a key of PROBLEMS
+    decoded: np.ndarray  # (N,) bool
+
+    def __len__(self) -> int:
+        return len(self.heights)
+
+    @property
+    def wide_positions(self) -> bool:
+        """Whether pixel positions need int64 (images of 2**31 pixels or more); int32 otherwise, which halves
+        the memory run ends take."""
+        return bool(len(self) and (self.heights * self.widths).max() >= 2 ** 31)
+
+    def measure(self) -> None:
+        """Decode, on all cores, every mask not decoded yet, keeping only what decoding measures."""
+        lengths = np.where(self.decoded, 0, self.char_ends - self.char_starts)
+        if not lengths.any():
+            return
+        run_in_chunks(_measure, len(self), self.text, self.char_starts, self.char_ends, self.heights, self.widths,
+                      int(lengths.max()) + 1, self.areas, self.empty_runs, self.problem, self.decoded,
+                      weights=lengths + 1)
+
+    def take(self, rows: np.ndarray) -> EncodedMasks:
+        """The masks ``rows``, in that order (sharing the text)."""
+        return replace(self, **{field: getattr(self, field)[rows] for field in (
+            "char_starts", "char_ends", "heights", "widths", "areas", "empty_runs", "problem", "decoded")})
+
+
+def encode_counts(counts: Sequence, sizes: np.ndarray) -> EncodedMasks:
+    """The masks' ``counts`` (str or bytes) and (N, 2) [h, w] sizes, undecoded. Non-ASCII text is kept as
+    UTF-8 (bytes of 128 and up, lone surrogates included, are outside the alphabet: code 1); counts that are
+    not text are left empty and flagged (code 5)."""
+    problem = np.zeros(len(counts), dtype=np.int8)
+    char_starts, char_ends = np.zeros(len(counts), dtype=np.int64), np.zeros(len(counts), dtype=np.int64)
+    try:  # the usual case: every count an ASCII str, or every one bytes
+        try:
+            text = np.frombuffer("\n".join(counts).encode("ascii"), dtype=np.uint8)
+        except TypeError:
+            text = np.frombuffer(b"\n".join(counts), dtype=np.uint8)
+        # Each string's bounds are the separators around it (a compiled scan: faster than their lengths in
+        # Python), unless some string holds one; that one decodes as outside the alphabet.
+        if not _separated_bounds(text, SEPARATOR, char_starts, char_ends):
+            _bounds_from_lengths(np.fromiter(map(len, counts), dtype=np.int64, count=len(counts)), 1, char_starts,
+                                 char_ends)
+    except (UnicodeEncodeError, TypeError):
+        pieces = [c if isinstance(c, bytes) else c.encode("utf-8", "surrogatepass") if isinstance(c, str) else b""
+                  for c in counts]
+        problem[[not isinstance(c, (str, bytes)) for c in counts]] = NOT_TEXT
+        text = np.frombuffer(b"".join(pieces), dtype=np.uint8)
+        _bounds_from_lengths(np.fromiter(map(len, pieces), dtype=np.int64, count=len(pieces)), 0, char_starts,
+                             char_ends)
+    sizes = np.asarray(sizes, dtype=np.int64).reshape(-1, 2)
+    return EncodedMasks(text=text, char_starts=char_starts, char_ends=char_ends,
+                        heights=np.ascontiguousarray(sizes[:, 0]),
+                        widths=np.ascontiguousarray(sizes[:, 1]), areas=np.zeros(len(counts), dtype=np.int64),
+                        empty_runs=np.zeros(len(counts), dtype=np.bool_), problem=problem,
+                        decoded=problem != 0)
+
+
+def _bounds_from_lengths(lengths: np.ndarray, separator_width: int, char_starts: np.ndarray,
+                         char_ends: np.ndarray) -> None:
+    np.cumsum(lengths + separator_width, out=char_ends)
+    char_ends -= separator_width
+    np.subtract(char_ends, lengths, out=char_starts)
+
+
+@numba.njit(cache=True, nogil=True)
+def _separated_bounds(text, separator, char_starts, char_ends):  # pragma: no cover - compiled
+    """Each string's bounds in ``text`` (strings joined with ``separator``); False if the separators are not
+    one fewer than the strings."""
+    count = len(char_starts)
+    k, start = 0, 0
+    for p in range(len(text)):
+        if text[p] == separator:
+            if k + 1 >= count:
+                return False
+            char_starts[k], char_ends[k] = start, p
+            k, start = k + 1, p + 1
+    if count:
+        char_starts[k], char_ends[k] = start, len(text)
+    return k == max(count - 1, 0)
+
+
+@dataclass
 class RunLengths:
     """N decoded masks. Mask ``i``'s runs alternate background and foreground (background first, column-major)
     and end at the flat pixel positions ``e = ends[starts[i]:stops[i]]``: its foreground is the intervals
-    ``[e[k], e[k + 1])`` for even ``k``. ``ends`` has a slot per character of the strings, so each string
-    decodes into its own slots, whatever the order; slots past a mask's ``stop`` are never read."""
+    ``[e[k], e[k + 1])`` for even ``k``. ``ends`` has a slot per character of the strings (a count takes one
+    at least); slots past a mask's ``stop`` are never read."""
 
-    ends: np.ndarray  # (characters + 1,) int32 (int64 for masks of 2**31 pixels or more) cumulative run lengths
+    ends: np.ndarray  # (characters,) int32 (int64 for masks of 2**31 pixels or more) cumulative run lengths
     starts: np.ndarray  # (N,) int64
     stops: np.ndarray  # (N,) int64
     heights: np.ndarray  # (N,) int64
     widths: np.ndarray  # (N,) int64
     areas: np.ndarray  # (N,) int64 foreground pixels
-    empty_runs: np.ndarray  # (N,) bool: some run after the first has length 0 (pycocotools' IoU loop stumbles)
+    empty_runs: np.ndarray  # (N,) bool
     problem: np.ndarray  # (N,) int8: 0, or a key of PROBLEMS
 
     def __len__(self) -> int:
@@ -49,12 +147,6 @@ class RunLengths:
         """Mask ``index``'s run ends."""
         return self.ends[self.starts[index]:self.stops[index]]
 
-    def take(self, rows: np.ndarray) -> RunLengths:
-        """The masks ``rows``, in that order (sharing ``ends``)."""
-        return RunLengths(ends=self.ends, starts=self.starts[rows], stops=self.stops[rows], heights=self.heights[rows],
-                          widths=self.widths[rows], areas=self.areas[rows], empty_runs=self.empty_runs[rows],
-                          problem=self.problem[rows])
-
     def boxes(self) -> np.ndarray:
         """(N, 4) float64 x, y, width, height of each mask's foreground, as pycocotools' ``toBbox``."""
         boxes = np.zeros((len(self), 4), dtype=np.int64)
@@ -62,186 +154,59 @@ class RunLengths:
         return boxes.astype(np.float64)
 
 
+def decode(masks: EncodedMasks) -> RunLengths:
+    """Every mask decoded, on the calling thread (also filling ``masks``' measures)."""
+    ends = np.empty(len(masks.text) + 1, dtype=np.int64 if masks.wide_positions else np.int32)
+    stops = np.zeros(len(masks), dtype=np.int64)
+    _decode_all(masks.text, masks.char_starts, masks.char_ends, masks.heights, masks.widths, ends, stops,
+                masks.areas, masks.empty_runs, masks.problem, masks.decoded)
+    return RunLengths(ends=ends, starts=masks.char_starts, stops=stops, heights=masks.heights, widths=masks.widths,
+                      areas=masks.areas, empty_runs=masks.empty_runs, problem=masks.problem)
+
+
 def decode_rles(rles: Sequence[dict]) -> RunLengths:
     """Decode compressed RLE dicts (``size`` [h, w], ``counts`` str or bytes). Masks that cannot be decoded are
     flagged in ``problem``, not raised, so the caller can name the record."""
     sizes = np.array([rle["size"] for rle in rles], dtype=np.int64).reshape(-1, 2)
-    return decode_counts([rle["counts"] for rle in rles], sizes)
-
-
-def decode_counts(counts: Sequence, sizes: np.ndarray) -> RunLengths:
-    """As ``decode_rles`` for the masks' ``counts`` (strings expected) and (N, 2) [h, w] sizes, on the calling
-    thread (the ground truth's and the fallback's: the results' own go through the background)."""
-    decoding = _Decoding(counts, int((sizes[:, 0] * sizes[:, 1]).max(initial=0)))
-    decoding.forward()
-    return decoding.result(sizes)
-
-
-def decode_counts_in_background(counts: Sequence, max_pixels: int) -> Callable[[np.ndarray], RunLengths]:
-    """Start decoding ``counts`` on a background thread, first string first, before the sizes are known, so
-    the caller's Python work overlaps it.
-
-    Args:
-        max_pixels: the most pixels a mask may cover (its image's), to choose the width of the run ends.
-    Returns:
-        ``finish(sizes)``: decodes from the last string back until it meets the background thread's work,
-        waits for that, and gives the ``RunLengths`` for those (N, 2) [h, w] sizes. Each thread's share is one
-        compiled call (see ``chunks.in_background``).
-    """
-    decoding = _Decoding(counts, max_pixels)  # joining the strings is Python work: on the calling thread
-    forward = in_background(decoding.forward)
-
-    def finish(sizes: np.ndarray) -> RunLengths:
-        decoding.backward()
-        forward()
-        return decoding.result(sizes)
-
-    return finish
-
-
-# How the passes find each string (``_Decoding.layout``).
-UNCHECKED = 0  # joined with separators, not yet counted
-SEPARATED = 1  # as many separators as strings less one: each pass finds the bounds as it goes
-BOUNDED = 2  # the bounds are measured (``char_starts``, ``char_ends``)
-MISPLACED = 3  # a string holds a separator: the forward pass measures the bounds, then decodes them all
-
-
-class _Decoding:
-    """The strings, what decoding them fills, and which strings a thread has claimed. Each string is claimed
-    by the thread that decodes it. The claims are plain loads and stores, not atomic: should two threads claim
-    one string at once, both decode it, and correctness rests on their writing the same values to its slots
-    (its bounds are found the same way from either end). A thread stops at a string the other has claimed,
-    so none is skipped."""
-
-    def __init__(self, counts: Sequence, max_pixels: int):
-        self.counts = counts
-        self.not_text = None
-        self.char_starts = np.zeros(len(counts), dtype=np.int64)  # also each mask's first slot in ``ends``
-        self.char_ends = np.zeros(len(counts), dtype=np.int64)
-        self.layout = np.array([UNCHECKED], dtype=np.int8)
-        try:  # the usual case: every count an ASCII str, or every one bytes
-            text = "\n".join(counts).encode("ascii")
-        except (UnicodeEncodeError, TypeError):
-            try:
-                text = b"\n".join(counts)
-            except TypeError:
-                text = self._convert_one_by_one()
-        self.buffer = np.frombuffer(text, dtype=np.uint8)
-        self.claimed = np.zeros(len(counts), dtype=np.uint8)
-        # int32 halves the memory the run ends take (and the time to fill them) wherever positions fit. A mask
-        # whose runs overshoot its image is flagged (code 4) from its exact int64 total, whatever its ends hold.
-        ends = np.empty(len(self.buffer) + 1, dtype=np.int64 if max_pixels >= 2 ** 31 else np.int32)
-        count = len(counts)
-        # _decode_string's outputs: starts, stops, run ends, areas, totals, empty runs, problems
-        self.outputs = (self.char_starts, np.zeros(count, dtype=np.int64), ends, np.zeros(count, dtype=np.int64),
-                        np.zeros(count, dtype=np.int64), np.zeros(count, dtype=np.bool_),
-                        np.zeros(count, dtype=np.int8))
-
-    def _convert_one_by_one(self) -> bytes:
-        """Non-ASCII text as UTF-8 (bytes of 128 and up, lone surrogates included: outside the alphabet, flagged
-        as code 1); bytes as
-        they are; anything else empty and flagged as code 5. Joined without separators, bounds measured."""
-        not_text = np.array([not isinstance(c, (str, bytes)) for c in self.counts], dtype=bool)
-        self.counts = [c if isinstance(c, bytes) else c.encode("utf-8", "surrogatepass") if isinstance(c, str) else b""
-                       for c in self.counts]
-        self.not_text = not_text if not_text.any() else None
-        self._measure(separator_width=0)
-        return b"".join(self.counts)
-
-    def _measure(self, separator_width: int) -> None:
-        """Each string's bounds from the lengths of the counts (one byte a character, as joined), in place:
-        the passes hold these arrays."""
-        lengths = np.fromiter(map(len, self.counts), dtype=np.int64, count=len(self.counts))
-        np.cumsum(lengths + separator_width, out=self.char_ends)
-        self.char_ends -= separator_width
-        np.subtract(self.char_ends, lengths, out=self.char_starts)
-        self.layout[0] = BOUNDED
-
-    def forward(self) -> None:
-        """Decode from the first string on, until one is claimed."""
-        _decode_forward(self.buffer, SEPARATOR, self.char_ends, self.layout, self.claimed, *self.outputs)
-        if self.layout[0] == MISPLACED:  # none is claimed yet, and the caller's pass claims none
-            self._measure(separator_width=1)
-            _decode_forward(self.buffer, SEPARATOR, self.char_ends, self.layout, self.claimed, *self.outputs)
-
-    def backward(self) -> None:
-        """Decode from the last string back, until one is claimed."""
-        _decode_backward(self.buffer, SEPARATOR, self.char_ends, self.layout, self.claimed, *self.outputs)
-
-    def result(self, sizes: np.ndarray) -> RunLengths:
-        """The decoded masks, once every string is: code 4 for those whose runs do not cover their (N, 2)
-        [h, w] size."""
-        starts, stops, run_ends, areas, totals, empty_runs, problem = self.outputs
-        heights, widths = np.ascontiguousarray(sizes[:, 0]), np.ascontiguousarray(sizes[:, 1])
-        problem[(problem == 0) & (totals != heights * widths)] = 4
-        if self.not_text is not None:
-            problem[self.not_text] = NOT_TEXT
-        return RunLengths(ends=run_ends, starts=starts, stops=stops, heights=heights, widths=widths, areas=areas,
-                          empty_runs=empty_runs, problem=problem)
+    return decode(encode_counts([rle["counts"] for rle in rles], sizes))
 
 
 @numba.njit(cache=True, nogil=True)
-def _decode_forward(buffer, separator, char_ends, layout, claimed, starts, stops, run_ends, areas, totals,
-                    empty_runs, problem):  # pragma: no cover - compiled
-    """Decode strings from the first on, until one is already claimed; check the separators first."""
-    if layout[0] == UNCHECKED:
-        separators = 0
-        for p in range(len(buffer)):
-            separators += buffer[p] == separator
-        layout[0] = SEPARATED if separators == max(len(claimed) - 1, 0) else MISPLACED
-    if layout[0] != MISPLACED:
-        _decode_unclaimed(buffer, separator, char_ends, layout[0] == BOUNDED, claimed, False, starts, stops,
-                          run_ends, areas, totals, empty_runs, problem)
+def _decode_all(text, char_starts, char_ends, heights, widths, ends, stops, areas, empty_runs, problem,
+                decoded):  # pragma: no cover - compiled
+    for i in range(len(heights)):
+        if problem[i] == NOT_TEXT:
+            stops[i] = char_starts[i]
+            continue
+        stops[i] = char_starts[i] + decode_mask(text, char_starts, char_ends, heights, widths, i, ends,
+                                                char_starts[i], areas, empty_runs, problem, decoded)
 
 
 @numba.njit(cache=True, nogil=True)
-def _decode_backward(buffer, separator, char_ends, layout, claimed, starts, stops, run_ends, areas, totals,
-                     empty_runs, problem):  # pragma: no cover - compiled
-    """Decode strings from the last back, until one is already claimed; nothing while the layout is unknown."""
-    if layout[0] == SEPARATED or layout[0] == BOUNDED:
-        _decode_unclaimed(buffer, separator, char_ends, layout[0] == BOUNDED, claimed, True, starts, stops,
-                          run_ends, areas, totals, empty_runs, problem)
+def _measure(start, stop, text, char_starts, char_ends, heights, widths, longest, areas, empty_runs, problem,
+             decoded):  # pragma: no cover - compiled
+    """Decode the masks ``[start, stop)`` not decoded yet into a scratch buffer of ``longest`` slots."""
+    scratch = np.empty(longest, dtype=np.int64)
+    for i in range(start, stop):
+        if not decoded[i]:
+            decode_mask(text, char_starts, char_ends, heights, widths, i, scratch, 0, areas, empty_runs, problem,
+                        decoded)
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def _decode_unclaimed(buffer, separator, char_ends, bounded, claimed, backward, starts, stops, run_ends, areas,
-                      totals, empty_runs, problem):  # pragma: no cover - compiled
-    """Claim and decode strings in order (or in reverse) until one is already claimed. Unless ``bounded``,
-    each string's bounds are the separators around it, found from the edge of those already passed."""
-    count = len(claimed)
-    edge = len(buffer) if backward else 0  # where the next string ends (backward) or starts (forward)
-    for k in range(count):
-        i = count - 1 - k if backward else k
-        if claimed[i]:
-            return
-        claimed[i] = 1
-        if bounded:
-            p, end = starts[i], char_ends[i]
-        elif backward:
-            p, end = edge, edge
-            while p > 0 and buffer[p - 1] != separator:
-                p -= 1
-            starts[i], edge = p, p - 1
-        else:
-            p, end = edge, edge
-            while end < len(buffer) and buffer[end] != separator:
-                end += 1
-            starts[i], edge = p, end + 1
-        _decode_string(buffer, p, end, i, starts, stops, run_ends, areas, totals, empty_runs, problem)
-
-
-@numba.njit(cache=True, nogil=True, inline="always")
-def _decode_string(buffer, p, end, i, starts, stops, run_ends, areas, totals, empty_runs,
-                   problem):  # pragma: no cover - compiled
-    """String ``i``, the characters ``[p, end)``: its run ends into its slots from ``starts[i]`` (a count takes
-    a character at least), its area and total length, and problem codes 1 to 3 (4 needs the sizes)."""
-    out, m = starts[i], 0
+def decode_mask(text, char_starts, char_ends, heights, widths, i, run_ends, out, areas, empty_runs, problem,
+                decoded):  # pragma: no cover - compiled
+    """Decode string ``i`` into ``run_ends[out:]`` (a count takes a character at least, so its length in slots
+    suffices), fill its measures and problem, and give its number of runs. Code 4 compares the exact int64
+    total with the mask's size, whatever the run ends' width holds."""
+    p, end = char_starts[i], char_ends[i]
+    m = 0
     position, area = np.int64(0), np.int64(0)
     before_previous, previous = np.int64(0), np.int64(0)  # the last two counts: later ones are differences
     outside, sign_bits = np.int64(0), np.int64(0)  # non-zero once a character / a count is invalid
     empty = cut = False
     while p < end:
-        c = np.int64(buffer[p]) - 48
+        c = np.int64(text[p]) - 48
         p += 1
         outside |= c & -64  # characters '0' to 'o' give 0 to 63
         value, shift = c & 0x1F, 5
@@ -249,7 +214,7 @@ def _decode_string(buffer, p, end, i, starts, stops, run_ends, areas, totals, em
             if p == end:
                 cut = True
                 break
-            c = np.int64(buffer[p]) - 48
+            c = np.int64(text[p]) - 48
             p += 1
             outside |= c & -64
             value |= (c & 0x1F) << shift
@@ -267,14 +232,16 @@ def _decode_string(buffer, p, end, i, starts, stops, run_ends, areas, totals, em
         run_ends[out + m] = position
         before_previous, previous = previous, value
         m += 1
-    stops[i] = out + m
-    areas[i], totals[i], empty_runs[i] = area, position, empty
+    areas[i], empty_runs[i], decoded[i] = area, empty, True
     if outside:
         problem[i] = 1
     elif cut:
         problem[i] = 2
     elif sign_bits < 0:
         problem[i] = 3
+    elif position != heights[i] * widths[i]:
+        problem[i] = 4
+    return m
 
 
 @numba.njit(cache=True, nogil=True)
