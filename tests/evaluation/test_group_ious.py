@@ -75,9 +75,9 @@ def test_box_ious_equal_pycocotools_with_crowds():
 def test_ious_of_encoded_detections_equal_the_decoded_ones_wherever_the_threads_meet(monkeypatch):
     # The background thread takes groups from the first on, the caller from the last back, each stopping at a
     # group the other claimed: every meeting point must measure every group once and the same.
-    from instaseg.evaluation.coco import group_ious
+    from instaseg.evaluation.coco import chunks, group_ious
 
-    monkeypatch.setattr(group_ious, "workers", lambda: 1)  # the threads' shares are set by hand below
+    monkeypatch.setattr(chunks, "workers", lambda: 1)  # no background thread: the shares are set by hand below
     monkeypatch.setattr(group_ious, "LONE_CHUNK", 2)  # the masks in no group: three items after the groups
     rng = np.random.default_rng(7)
     groups = _random_groups(rng, 30)

@@ -124,13 +124,23 @@ def test_boxes_of_hand_made_counts_with_empty_runs_match_pycocotools():
     np.testing.assert_array_equal(runs.areas, mask_utils.area(rles))
 
 
-def test_ordering_with_sparse_keys_is_a_stable_sort_by_key_then_score():
-    from instaseg.evaluation.coco.ordering import order_by_key_then_score
+@pytest.mark.parametrize("composite", [True, False])
+def test_ordering_with_sparse_keys_is_a_stable_sort_by_key_then_score(monkeypatch, composite):
+    from instaseg.evaluation.coco import ordering
 
+    if not composite:  # keys x scores x rows beyond int64: the counting sort and per-key sorts
+        monkeypatch.setattr(ordering, "COMPOSITE_LIMIT", 0)
     rng = np.random.default_rng(4)
     keys = rng.integers(0, 10**7, size=500)
     keys[:100] = keys[100:200]  # shared keys
     scores = rng.integers(0, 5, size=500) / 4  # many ties
-    np.testing.assert_array_equal(order_by_key_then_score(keys, 10**7, scores), np.lexsort((-scores, keys)))
+    scores[rng.random(500) < 0.1] = -0.0  # equal to 0.0
+    scores[:60] = rng.random(60)  # and distinct ones
+    expected = np.lexsort((-scores, keys))
+    np.testing.assert_array_equal(ordering.order_by_key_then_score(keys, 10**7, scores), expected)
     dense = keys % 50
-    np.testing.assert_array_equal(order_by_key_then_score(dense, 50, scores), np.lexsort((-scores, dense)))
+    np.testing.assert_array_equal(ordering.order_by_key_then_score(dense, 50, scores), np.lexsort((-scores, dense)))
+    long = np.repeat(dense[:5], 100)  # keys with more rows than the insertion sort takes
+    long_scores = np.tile(scores[:100], 5)
+    np.testing.assert_array_equal(ordering.order_by_key_then_score(long, 50, long_scores),
+                                  np.lexsort((-long_scores, long)))

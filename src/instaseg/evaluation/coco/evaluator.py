@@ -18,8 +18,9 @@ from pycocotools import mask as mask_utils
 from instaseg.evaluation.coco.accumulate import MatchedDetections, Tables, accumulate, per_category_ap, summarize
 from instaseg.evaluation.coco.group_ious import EncodedGroupIous, box_group_ious, mask_group_ious
 from instaseg.evaluation.coco.inputs import Annotations, EvaluationInputs, PendingInputs, SortKeys, start_inputs
-from instaseg.evaluation.coco.matching import Groups, match_groups, matching_thresholds
-from instaseg.evaluation.coco.ordering import dense_keys, order_by_key_then_score
+from instaseg.evaluation.coco.matching import (GreedyMatching, GroupMatches, Groups, empty_matches,
+                                               ignore_unmatched_outside, match_groups, matching_thresholds)
+from instaseg.evaluation.coco.ordering import dense_keys, order_by_key_then_score, score_ranks
 from instaseg.evaluation.coco.run_lengths import RunLengths, decode_rles
 from instaseg.evaluation.coco.params import EvalParams
 
@@ -77,7 +78,8 @@ def evaluate_coco(ground_truth: dict[str, Any], results: Sequence[dict[str, Any]
             raise
         ious = measuring.finish() if measuring is not None else None
         inputs = pending.finish()
-        detections, matched_ious, pairs = match_detections(inputs, iou_type, params, grouping, ious)
+        detections, matched_ious, pairs = match_detections(inputs, iou_type, params, grouping, ious,
+                                                           measuring.matches if measuring is not None else None)
     counted = counted_ground_truth(inputs.ground_truth, len(inputs.category_ids), params)
     tables = accumulate(detections, counted, params)
     return COCOEvaluation(iou_type=iou_type, stats=summarize(tables, params), tables=tables,
@@ -104,12 +106,26 @@ def _collector_paused():
 
 def _start_mask_ious(pending: PendingInputs, grouping: Grouping, iou_type: str, params: EvalParams
                      ) -> EncodedGroupIous | None:
-    """The detections' mask IoUs, started in the background (None for boxes)."""
+    """The detections' mask IoUs, started in the background (None for boxes); for masks (not boundaries), the
+    greedy matching too, each group as soon as its IoUs are known."""
     if iou_type == "bbox" or pending.detection_masks is None:
         return None
     gt = pending.ground_truth
+    gt_ignore, gt_crowd = _ground_truth_rules(gt, grouping.gt_order, params)
+    thresholds = matching_thresholds(params.iou_thresholds)
+    matching = GreedyMatching(gt_ignore=gt_ignore, thresholds=thresholds,
+                              matches=empty_matches(len(grouping.dt_order), len(gt_ignore), len(thresholds))
+                              ) if iou_type == "segm" else None
     return EncodedGroupIous(grouping.groups, pending.detection_masks, pending.mask_rows[grouping.dt_order], gt.runs,
-                            grouping.gt_order, gt.crowd[grouping.gt_order], _iou_floor(params))
+                            grouping.gt_order, gt_crowd, _iou_floor(params), matching)
+
+
+def _ground_truth_rules(gt: Annotations, gt_order: np.ndarray, params: EvalParams) -> tuple[np.ndarray, np.ndarray]:
+    """Per ground-truth position: (A, M) whether it is ignored in each area range, and (M,) crowd flags."""
+    ranges = np.array(params.area_ranges, dtype=np.float64)  # (A, 2)
+    gt_area = gt.area[gt_order]
+    gt_ignore = gt.ignore[gt_order][None, :] | (gt_area[None, :] < ranges[:, :1]) | (gt_area[None, :] > ranges[:, 1:])
+    return gt_ignore, gt.crowd[gt_order]
 
 
 def _iou_floor(params: EvalParams) -> float:
@@ -118,23 +134,28 @@ def _iou_floor(params: EvalParams) -> float:
 
 
 def match_detections(inputs: EvaluationInputs, iou_type: str, params: EvalParams, grouping: Grouping | None = None,
-                     mask_ious: np.ndarray | None = None) -> tuple[MatchedDetections, np.ndarray, np.ndarray]:
+                     mask_ious: np.ndarray | None = None, greedy_matches: GroupMatches | None = None
+                     ) -> tuple[MatchedDetections, np.ndarray, np.ndarray]:
     """Sort, limit and match the detections of every (image, category) group; also the true positives at
     IoU 0.5 (all areas) as their IoUs and (detection row, ground-truth row) pairs.
 
     Args:
         grouping: ``group_detections`` of these inputs, if already made.
         mask_ious: the groups' mask IoUs (``EncodedGroupIous``), if already measured.
+        greedy_matches: their greedy matches, if already made (all but ``ignore_unmatched_outside``).
     """
     gt, dt = inputs.ground_truth, inputs.detections
     grouping = grouping or group_detections(dt, gt, len(inputs.image_ids), len(inputs.category_ids),
                                             params.max_detections[-1])
     dt_order, gt_order, groups = grouping.dt_order, grouping.gt_order, grouping.groups
     ranges = np.array(params.area_ranges, dtype=np.float64)  # (A, 2)
-    gt_area, gt_crowd = gt.area[gt_order], gt.crowd[gt_order]
-    gt_ignore = gt.ignore[gt_order][None, :] | (gt_area[None, :] < ranges[:, :1]) | (gt_area[None, :] > ranges[:, 1:])
-    ious = _group_ious(groups, dt, gt, dt_order, gt_order, iou_type, _iou_floor(params), mask_ious)
-    matches = match_groups(groups, ious, gt_ignore, gt_crowd, params.iou_thresholds, dt.area[dt_order], ranges)
+    if greedy_matches is not None:
+        matches = greedy_matches
+        ignore_unmatched_outside(matches, dt.area[dt_order], ranges)
+    else:
+        gt_ignore, gt_crowd = _ground_truth_rules(gt, gt_order, params)
+        ious = _group_ious(groups, dt, gt, dt_order, gt_order, iou_type, _iou_floor(params), mask_ious)
+        matches = match_groups(groups, ious, gt_ignore, gt_crowd, params.iou_thresholds, dt.area[dt_order], ranges)
     # The true positives at the loosest threshold, all areas: their IoUs (for the histogram) and rows.
     true_positive = matches.matched[:, 0, 0] & ~matches.ignored[:, 0, 0]
     pairs = np.stack([dt_order[true_positive], gt_order[matches.gt_position[true_positive]]], axis=1)
@@ -162,7 +183,8 @@ def group_detections(dt: SortKeys | Annotations, gt: Annotations, num_images: in
     dt_key = dt.image_index * num_categories + dt.category_index
     gt_key = gt.image_index * num_categories + gt.category_index
     (dt_key, gt_key), num_keys = dense_keys([dt_key, gt_key], num_images * num_categories)
-    dt_order = order_by_key_then_score(dt_key, num_keys, dt.score)
+    ranks = score_ranks(dt.score)
+    dt_order = order_by_key_then_score(dt_key, num_keys, dt.score, ranks)
     gt_order = np.argsort(gt_key, kind="stable")
     dt_count, gt_count = np.bincount(dt_key, minlength=num_keys), np.bincount(gt_key, minlength=num_keys)
     # Each group's detections past the limit are dropped; positions are counted in what is kept.
@@ -173,7 +195,8 @@ def group_detections(dt: SortKeys | Annotations, gt: Annotations, num_images: in
     both = np.flatnonzero((dt_count > 0) & (gt_count > 0))
     groups = Groups(dt_start=(np.cumsum(kept_count) - kept_count)[both], dt_count=kept_count[both],
                     gt_start=(np.cumsum(gt_count) - gt_count)[both], gt_count=gt_count[both])
-    by_category = order_by_key_then_score(dt.category_index[dt_order], num_categories, dt.score[dt_order])
+    by_category = order_by_key_then_score(dt.category_index[dt_order], num_categories, dt.score[dt_order],
+                                          ranks[dt_order])
     return Grouping(dt_order=dt_order, rank=rank, gt_order=gt_order, groups=groups, by_category=by_category)
 
 

@@ -15,8 +15,9 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from instaseg.evaluation.coco.chunks import in_background, run_in_chunks, workers
-from instaseg.evaluation.coco.matching import Groups
+from instaseg.evaluation.coco import chunks
+from instaseg.evaluation.coco.chunks import in_background, run_in_chunks
+from instaseg.evaluation.coco.matching import GreedyMatching, Groups, empty_matches, match_group, match_scratch
 from instaseg.evaluation.coco.run_lengths import EncodedMasks, RunLengths, decode_mask, foreground_box
 
 
@@ -62,8 +63,13 @@ class EncodedGroupIous:
     """
 
     def __init__(self, groups: Groups, dt: EncodedMasks, dt_rows: np.ndarray, gt: RunLengths, gt_rows: np.ndarray,
-                 gt_crowd: np.ndarray, floor: float = 0.0):
-        """Arguments as ``mask_group_ious``'s, ``dt_rows`` being masks of ``dt``."""
+                 gt_crowd: np.ndarray, floor: float = 0.0, matching: GreedyMatching | None = None):
+        """Arguments as ``mask_group_ious``'s, ``dt_rows`` being masks of ``dt``.
+
+        Args:
+            matching: if given, each group is also matched as soon as its IoUs are known, while they are in
+                cache (its ``matches`` filled).
+        """
         dt_rows = np.asarray(dt_rows, dtype=np.int64)
         lengths = dt.char_ends - dt.char_starts
         # The masks in no group are decoded too (measured, their runs dropped), LONE_CHUNK at a time, after
@@ -77,17 +83,29 @@ class EncodedGroupIous:
         group_characters = characters[groups.dt_start + groups.dt_count] - characters[groups.dt_start]
         # A run takes a character at least: a group's characters bound its detections' runs.
         longest = max(int(group_characters.max(initial=0)), int(lengths[lone].max(initial=0)))
-        self._scratch_sizes = (longest + 1, int(groups.dt_count.max(initial=0)) + 1)
+        self._scratch_sizes = (longest + 1, int(groups.dt_count.max(initial=0)) + 1,
+                               int(groups.gt_count.max(initial=0)))
         self._scratch_type = np.int64 if dt.wide_positions else np.int32
+        self.matches = matching.matches if matching is not None else None
+        if matching is None:  # nothing to match: empty arrays of the types the kernel takes
+            matching = GreedyMatching(gt_ignore=np.zeros((0, 0), dtype=bool), thresholds=np.zeros(0),
+                                      matches=empty_matches(0, 0, 0))
+        self._thresholds = len(matching.thresholds)
+        matches = matching.matches
         self._arguments = (lone, groups.dt_start, groups.dt_count, groups.gt_start, groups.gt_count,
                            groups.iou_offset, dt_rows, np.asarray(gt_rows, dtype=np.int64), _encoded_arrays(dt),
-                           _kernel_arrays(gt), gt_crowd.astype(np.bool_), float(floor), self.claimed, self.out)
-        self._background = in_background(lambda: self._take(False)) if workers() > 1 and len(self.claimed) > 1 \
-            else None
+                           _kernel_arrays(gt), gt_crowd.astype(np.bool_), float(floor), self.claimed, self.out,
+                           self.matches is not None, np.ascontiguousarray(matching.gt_ignore, dtype=np.bool_),
+                           np.asarray(matching.thresholds, dtype=np.float64), matches.matched, matches.ignored,
+                           matches.gt_position, matches.iou)
+        threaded = chunks.workers() > 1 and len(self.claimed) > 1
+        self._background = in_background(lambda: self._take(False)) if threaded else None
 
     def _take(self, backward: bool) -> None:
-        run_ends = np.empty(self._scratch_sizes[0], dtype=self._scratch_type)
-        _encoded_ious(backward, run_ends, np.zeros(self._scratch_sizes[1], dtype=np.int64), *self._arguments)
+        longest, deepest, widest = self._scratch_sizes
+        scratch = (np.empty(longest, dtype=self._scratch_type), np.zeros(deepest, dtype=np.int64),
+                   *match_scratch(widest, deepest, self._thresholds))
+        _encoded_ious(backward, *scratch, *self._arguments)
 
     def finish(self) -> np.ndarray:
         """The flat IoU buffer, once every group is done (the caller's thread helping)."""
@@ -139,11 +157,12 @@ def _mask_ious(start, stop, dt_start, dt_count, gt_start, gt_count, iou_offset, 
 
 
 @numba.njit(cache=True, nogil=True)
-def _encoded_ious(backward, run_ends, local_stops, lone, dt_start, dt_count, gt_start, gt_count, iou_offset,
-                  dt_rows, gt_rows, dt, gt, gt_crowd, floor, claimed, out):  # pragma: no cover - compiled
+def _encoded_ious(backward, run_ends, local_stops, order, taken, chosen_first, lone, dt_start, dt_count, gt_start,
+                  gt_count, iou_offset, dt_rows, gt_rows, dt, gt, gt_crowd, floor, claimed, out, match, gt_ignore,
+                  thresholds, matched, ignored, gt_position, matched_iou):  # pragma: no cover - compiled
     """Claim items (the groups, then chunks of the ``lone`` masks) in order (or in reverse) until one is
     already claimed. A group's detections are decoded (the d-th into ``run_ends[local_stops[d]:local_stops[d +
-    1]]``) and their IoUs measured; a chunk's masks are decoded only."""
+    1]]``), their IoUs measured and, if ``match``, matched; a chunk's masks are decoded only."""
     text, char_starts, char_ends, heights, widths, areas, empty_runs, problem, decoded = dt
     gt_ends, gt_starts, gt_stops, gt_heights, gt_widths, gt_areas, gt_empty_runs = gt
     boxes = np.zeros((2, 4), dtype=np.int64)
@@ -175,6 +194,9 @@ def _encoded_ious(backward, run_ends, local_stops, lone, dt_start, dt_count, gt_
                     out[iou_offset[group] + g * depth + d] = _pair_iou(
                         run_ends[local_stops[d]:local_stops[d + 1]], heights[a], widths[a], areas[a], empty_runs[a],
                         second, gt_heights[b], gt_widths[b], gt_areas[b], gt_empty_runs[b], crowd, floor, boxes)
+        if match:
+            match_group(group, dt_start, dt_count, gt_start, gt_count, iou_offset, out, gt_ignore, gt_crowd,
+                        thresholds, matched, ignored, gt_position, matched_iou, order, taken, chosen_first)
 
 
 @numba.njit(cache=True, nogil=True, inline="always")

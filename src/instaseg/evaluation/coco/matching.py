@@ -80,6 +80,24 @@ def matching_thresholds(iou_thresholds: np.ndarray) -> np.ndarray:
     return np.minimum(np.asarray(iou_thresholds, dtype=np.float64), 1 - 1e-10)
 
 
+@dataclass
+class GreedyMatching:
+    """What greedy matching reads besides the IoUs and the ground truth's crowd flags, and the matches it
+    fills, for matching each group as soon as its IoUs are known (``match_groups`` but for its last step,
+    ``ignore_unmatched_outside``)."""
+
+    gt_ignore: np.ndarray  # (A, M) bool, as match_groups takes it
+    thresholds: np.ndarray  # (T,) matching_thresholds
+    matches: GroupMatches  # (N, A, T), filled
+
+
+def empty_matches(positions: int, area_ranges: int, thresholds: int) -> GroupMatches:
+    """Matches of ``positions`` detections, none matched yet."""
+    shape = (positions, area_ranges, thresholds)
+    return GroupMatches(matched=np.zeros(shape, dtype=bool), ignored=np.zeros(shape, dtype=bool),
+                        gt_position=np.full(positions, -1, dtype=np.int64), iou=np.zeros(positions))
+
+
 def match_groups(groups: Groups, ious: np.ndarray, gt_ignore: np.ndarray, gt_crowd: np.ndarray,
                  iou_thresholds: np.ndarray, dt_area: np.ndarray, area_ranges: np.ndarray) -> GroupMatches:
     """Match every group's detections, best score first, to its ground truth.
@@ -92,22 +110,24 @@ def match_groups(groups: Groups, ious: np.ndarray, gt_ignore: np.ndarray, gt_cro
         area_ranges: (A, 2) the ranges' bounds.
     """
     thresholds = matching_thresholds(iou_thresholds)
-    shape = (len(dt_area), gt_ignore.shape[0], len(thresholds))
-    matches = GroupMatches(matched=np.zeros(shape, dtype=bool), ignored=np.zeros(shape, dtype=bool),
-                           gt_position=np.full(len(dt_area), -1, dtype=np.int64), iou=np.zeros(len(dt_area)))
+    matches = empty_matches(len(dt_area), gt_ignore.shape[0], len(thresholds))
     run_in_chunks(_match, len(groups), groups.dt_start, groups.dt_count, groups.gt_start, groups.gt_count,
                   groups.iou_offset, ious, np.ascontiguousarray(gt_ignore, dtype=np.bool_), gt_crowd.astype(np.bool_),
                   thresholds, matches.matched, matches.ignored, matches.gt_position, matches.iou,
                   weights=groups.dt_count * groups.gt_count)
+    ignore_unmatched_outside(matches, dt_area, area_ranges)
+    return matches
+
+
+def ignore_unmatched_outside(matches: GroupMatches, dt_area: np.ndarray, area_ranges: np.ndarray) -> None:
+    """The last step of matching, once the greedy choices are made: unmatched detections outside an area range
+    do not count in it (pycocotools' test, where a NaN area is inside every range)."""
     _ignore_unmatched_outside(np.asarray(dt_area, dtype=np.float64), np.asarray(area_ranges, dtype=np.float64),
                               matches.matched, matches.ignored)
-    return matches
 
 
 @numba.njit(cache=True, nogil=True)
 def _ignore_unmatched_outside(area, ranges, matched, ignored):  # pragma: no cover - compiled
-    """Unmatched detections outside an area range do not count in it (pycocotools' test, where a NaN area is
-    inside every range)."""
     for n in range(matched.shape[0]):
         for a in range(matched.shape[1]):
             if area[n] < ranges[a, 0] or area[n] > ranges[a, 1]:
@@ -119,55 +139,69 @@ def _ignore_unmatched_outside(area, ranges, matched, ignored):  # pragma: no cov
 @numba.njit(cache=True, nogil=True)
 def _match(start, stop, dt_start, dt_count, gt_start, gt_count, iou_offset, ious, gt_ignore, gt_crowd, thresholds,
            matched, ignored_match, first_gt_position, first_iou):  # pragma: no cover - compiled
-    width = gt_count[start:stop].max() if stop > start else 0
-    depth_limit = dt_count[start:stop].max() if stop > start else 0
-    order = np.empty(width, dtype=np.int64)
-    taken = np.empty(width, dtype=np.bool_)
-    chosen_first = np.empty((depth_limit, len(thresholds)), dtype=np.int64)  # each match in the first area range
+    order, taken, chosen_first = match_scratch(gt_count[start:stop].max() if stop > start else 0,
+                                               dt_count[start:stop].max() if stop > start else 0, len(thresholds))
     for group in range(start, stop):
-        depth, first_dt = dt_count[group], dt_start[group]
-        count, first_gt = gt_count[group], gt_start[group]
-        for area in range(gt_ignore.shape[0]):
-            ignore = gt_ignore[area, first_gt:first_gt + count]
-            if area > 0 and _same_greedy_choices(ignore, gt_ignore[0, first_gt:first_gt + count]):
-                # The choices of the first range hold here too; only what they inherit may differ.
-                for d in range(depth):
-                    for t in range(len(thresholds)):
-                        if chosen_first[d, t] > -1:
-                            matched[first_dt + d, area, t] = True
-                            ignored_match[first_dt + d, area, t] = ignore[chosen_first[d, t]]
-                continue
-            # Visit counted ground truth first, ignored last, each in annotation order (a stable sort).
-            visited = 0
-            for flag in (False, True):
-                for g in range(count):
-                    if ignore[g] == flag:
-                        order[visited] = g
-                        visited += 1
-            for t in range(len(thresholds)):
-                taken[:count] = False
-                for d in range(depth):
-                    best, chosen = thresholds[t], -1
-                    for k in range(count):
-                        g = order[k]
-                        if taken[g] and not gt_crowd[first_gt + g]:
-                            continue
-                        if chosen > -1 and not ignore[chosen] and ignore[g]:
-                            break  # holding a counted one, and only ignored ones are left
-                        value = ious[iou_offset[group] + g * depth + d]
-                        if value < best:
-                            continue
-                        best, chosen = value, g
-                    if area == 0:
-                        chosen_first[d, t] = chosen
-                    if chosen == -1:
+        match_group(group, dt_start, dt_count, gt_start, gt_count, iou_offset, ious, gt_ignore, gt_crowd, thresholds,
+                    matched, ignored_match, first_gt_position, first_iou, order, taken, chosen_first)
+
+
+@numba.njit(cache=True, nogil=True)
+def match_scratch(width, depth, thresholds):  # pragma: no cover - compiled
+    """What ``match_group`` works in, for groups of at most ``width`` ground truth and ``depth`` detections."""
+    return (np.empty(width, dtype=np.int64), np.empty(width, dtype=np.bool_),
+            np.empty((depth, thresholds), dtype=np.int64))
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def match_group(group, dt_start, dt_count, gt_start, gt_count, iou_offset, ious, gt_ignore, gt_crowd, thresholds,
+                matched, ignored_match, first_gt_position, first_iou, order, taken,
+                chosen_first):  # pragma: no cover - compiled
+    """Greedy matching of one group in every area range at every threshold (``chosen_first``: each
+    detection's choice in the first range)."""
+    depth, first_dt = dt_count[group], dt_start[group]
+    count, first_gt = gt_count[group], gt_start[group]
+    for area in range(gt_ignore.shape[0]):
+        ignore = gt_ignore[area, first_gt:first_gt + count]
+        if area > 0 and _same_greedy_choices(ignore, gt_ignore[0, first_gt:first_gt + count]):
+            # The choices of the first range hold here too; only what they inherit may differ.
+            for d in range(depth):
+                for t in range(len(thresholds)):
+                    if chosen_first[d, t] > -1:
+                        matched[first_dt + d, area, t] = True
+                        ignored_match[first_dt + d, area, t] = ignore[chosen_first[d, t]]
+            continue
+        # Visit counted ground truth first, ignored last, each in annotation order (a stable sort).
+        visited = 0
+        for flag in (False, True):
+            for g in range(count):
+                if ignore[g] == flag:
+                    order[visited] = g
+                    visited += 1
+        for t in range(len(thresholds)):
+            taken[:count] = False
+            for d in range(depth):
+                best, chosen = thresholds[t], -1
+                for k in range(count):
+                    g = order[k]
+                    if taken[g] and not gt_crowd[first_gt + g]:
                         continue
-                    taken[chosen] = True
-                    matched[first_dt + d, area, t] = True
-                    ignored_match[first_dt + d, area, t] = ignore[chosen]
-                    if area == 0 and t == 0:
-                        first_gt_position[first_dt + d] = first_gt + chosen
-                        first_iou[first_dt + d] = best
+                    if chosen > -1 and not ignore[chosen] and ignore[g]:
+                        break  # holding a counted one, and only ignored ones are left
+                    value = ious[iou_offset[group] + g * depth + d]
+                    if value < best:
+                        continue
+                    best, chosen = value, g
+                if area == 0:
+                    chosen_first[d, t] = chosen
+                if chosen == -1:
+                    continue
+                taken[chosen] = True
+                matched[first_dt + d, area, t] = True
+                ignored_match[first_dt + d, area, t] = ignore[chosen]
+                if area == 0 and t == 0:
+                    first_gt_position[first_dt + d] = first_gt + chosen
+                    first_iou[first_dt + d] = best
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
