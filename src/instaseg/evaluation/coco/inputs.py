@@ -19,8 +19,9 @@ import numpy as np
 from pycocotools import mask as mask_utils
 
 from instaseg.errors import InstasegError
-from instaseg.evaluation.coco.run_lengths import (NOT_TEXT, PROBLEMS, EncodedMasks, RunLengths, decode, decode_rles,
-                                                   encode_counts)
+from instaseg.evaluation.coco.chunks import in_background
+from instaseg.evaluation.coco.run_lengths import (NOT_TEXT, PROBLEMS, EncodedMasks, RunLengths, decode, encode_counts,
+                                                   encode_rles)
 
 IOU_TYPES = ("segm", "bbox", "boundary")  # boundary: min(mask IoU, Boundary IoU), see evaluation.boundary
 
@@ -113,8 +114,10 @@ def start_inputs(ground_truth: dict[str, Any], results: Sequence[dict[str, Any]]
         unknown = [int(i) for i in evaluated if int(i) not in images]
         if unknown:
             raise EvaluationInputError(f"images to evaluate not in the ground truth: {unknown[:5]}")
+    # The ground truth's masks decode in the background while the results are read.
+    finish_ground_truth = _ground_truth(ground_truth["annotations"], images, evaluated, category_ids, iou_type)
     detections = _detections(results, images, evaluated, category_ids, iou_type, results_name)
-    prepared_ground_truth = _ground_truth(ground_truth["annotations"], images, evaluated, category_ids, iou_type)
+    prepared_ground_truth = finish_ground_truth()
 
     def finish() -> EvaluationInputs:
         return EvaluationInputs(image_ids=evaluated, category_ids=category_ids,
@@ -150,35 +153,42 @@ def _index_of(values: np.ndarray, sorted_ids: np.ndarray) -> tuple[np.ndarray, n
 
 
 def _ground_truth(annotations: list[dict], images: dict[int, dict], evaluated: np.ndarray,
-                  category_ids: np.ndarray, iou_type: str) -> Annotations:
+                  category_ids: np.ndarray, iou_type: str) -> Callable[[], Annotations]:
+    """Read the ground truth; its masks decode in the background until the returned function is called."""
     image_ids = np.array(list(map(int, map(itemgetter("image_id"), annotations))), dtype=np.int64)
     image_index, in_images = _index_of(image_ids, evaluated)
     category_index, known = _index_of(np.array(list(map(int, map(itemgetter("category_id"), annotations))),
                                                dtype=np.int64), category_ids)
     keep = np.flatnonzero(in_images & known)
     kept = [annotations[i] for i in keep] if len(keep) < len(annotations) else annotations
-    runs = None
+    decoding = None
     if iou_type == "bbox":
         geometry = np.array([a["bbox"] for a in kept], dtype=np.float64).reshape(-1, 4)
-        measured = geometry[:, 2] * geometry[:, 3]
     else:
         geometry = _compressed_rles(kept)
         if geometry is None:  # polygons or uncompressed RLEs among them: converted one by one
             geometry = [_ground_truth_rle(a, images[int(a["image_id"])]) for a in kept]
-        runs = decode_rles(geometry)
-        for index in np.flatnonzero(runs.problem):
-            raise EvaluationInputError(f"ground truth: annotation {kept[index].get('id')}, field 'segmentation': "
-                                       f"the RLE {PROBLEMS[int(runs.problem[index])]}")
-        measured = runs.areas
-    # COCO requires ``area``; without it, use what the mask or box measures rather than fail.
-    area = np.array(list(map(dict.get, kept, repeat("area"), measured.tolist())), dtype=np.float64)
+        encoded = encode_rles(geometry)
+        decoding = in_background(lambda: decode(encoded))
     crowd = np.array(list(map(bool, map(dict.get, kept, repeat("iscrowd"), repeat(0)))), dtype=bool)
     # pycocotools overwrites 'ignore' with 'iscrowd'; the Boundary IoU reference keeps either.
     ignore = crowd | (np.array(list(map(bool, map(dict.get, kept, repeat("ignore"), repeat(0)))), dtype=bool)
                       if iou_type == "boundary" else False)
-    return Annotations(image_index=image_index[keep], category_index=category_index[keep],
-                       area=area.reshape(-1), crowd=crowd.reshape(-1), ignore=ignore, score=np.ones(len(kept)),
-                       geometry=geometry, runs=runs)
+
+    def finish() -> Annotations:
+        runs = decoding() if decoding is not None else None
+        if runs is not None:
+            for index in np.flatnonzero(runs.problem):
+                raise EvaluationInputError(f"ground truth: annotation {kept[index].get('id')}, field "
+                                           f"'segmentation': the RLE {PROBLEMS[int(runs.problem[index])]}")
+        measured = runs.areas if runs is not None else geometry[:, 2] * geometry[:, 3]
+        # COCO requires ``area``; without it, use what the mask or box measures rather than fail.
+        area = np.array(list(map(dict.get, kept, repeat("area"), measured.tolist())), dtype=np.float64)
+        return Annotations(image_index=image_index[keep], category_index=category_index[keep],
+                           area=area.reshape(-1), crowd=crowd.reshape(-1), ignore=ignore, score=np.ones(len(kept)),
+                           geometry=geometry, runs=runs)
+
+    return finish
 
 
 def _compressed_rles(annotations: list[dict]) -> list[dict] | None:

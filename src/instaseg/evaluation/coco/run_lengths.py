@@ -167,8 +167,13 @@ def decode(masks: EncodedMasks) -> RunLengths:
 def decode_rles(rles: Sequence[dict]) -> RunLengths:
     """Decode compressed RLE dicts (``size`` [h, w], ``counts`` str or bytes). Masks that cannot be decoded are
     flagged in ``problem``, not raised, so the caller can name the record."""
+    return decode(encode_rles(rles))
+
+
+def encode_rles(rles: Sequence[dict]) -> EncodedMasks:
+    """``encode_counts`` of compressed RLE dicts, each covering its own ``size``."""
     sizes = np.array([rle["size"] for rle in rles], dtype=np.int64).reshape(-1, 2)
-    return decode(encode_counts([rle["counts"] for rle in rles], sizes))
+    return encode_counts([rle["counts"] for rle in rles], sizes)
 
 
 @numba.njit(cache=True, nogil=True)
