@@ -144,3 +144,22 @@ def test_ordering_with_sparse_keys_is_a_stable_sort_by_key_then_score(monkeypatc
     long_scores = np.tile(scores[:100], 5)
     np.testing.assert_array_equal(ordering.order_by_key_then_score(long, 50, long_scores),
                                   np.lexsort((-long_scores, long)))
+
+
+def test_the_joined_strings_are_bounded_and_their_characters_checked_like_one_by_one():
+    # The scan tests eight bytes at once: outside characters at every place in a word, at the edges of the
+    # alphabet, in the bytes after the last whole word, and separators inside strings must all be found.
+    rng = np.random.default_rng(8)
+    edges = [0x2F, 0x30, 0x6F, 0x70, 0x7F, 0x80, 0xFF, 0x00, ord("\n")]
+    for case in range(300):
+        strings = []
+        for _ in range(int(rng.integers(0, 12))):
+            chars = rng.integers(0x30, 0x70, size=int(rng.integers(0, 20)))
+            if len(chars) and rng.random() < 0.25:
+                chars[int(rng.integers(len(chars)))] = edges[int(rng.integers(len(edges)))]
+            strings.append(bytes(chars.astype(np.uint8).tolist()))
+        masks = encode_counts(strings, np.zeros((len(strings), 2), dtype=np.int64))
+        for i, string in enumerate(strings):
+            start, end = masks.char_starts[i], masks.char_ends[i]
+            assert masks.text[start:end].tobytes() == string, case
+            assert masks.problem[i] == (1 if any(not 0x30 <= b <= 0x6F for b in string) else 0), case

@@ -80,11 +80,14 @@ def encode_counts(counts: Sequence, sizes: np.ndarray) -> EncodedMasks:
             text = np.frombuffer("\n".join(counts).encode("ascii"), dtype=np.uint8)
         except TypeError:
             text = np.frombuffer(b"\n".join(counts), dtype=np.uint8)
-        # Each string's bounds are the separators around it (a compiled scan: faster than their lengths in
-        # Python), unless some string holds one; that one decodes as outside the alphabet.
-        if not _separated_bounds(text, SEPARATOR, char_starts, char_ends):
-            _bounds_from_lengths(np.fromiter(map(len, counts), dtype=np.int64, count=len(counts)), 1, char_starts,
-                                 char_ends)
+        # Each string's bounds are the separators around it, and its characters are checked on the way (a
+        # compiled scan: faster than their lengths in Python), unless some string holds a separator.
+        words = text[:len(text) // 8 * 8].view(np.uint64)
+        if _scan_separated(text, words, char_starts, char_ends, problem):
+            return _encoded(text, char_starts, char_ends, sizes, problem)
+        problem[:] = 0
+        _bounds_from_lengths(np.fromiter(map(len, counts), dtype=np.int64, count=len(counts)), 1, char_starts,
+                             char_ends)
     except (UnicodeEncodeError, TypeError):
         pieces = [c if isinstance(c, bytes) else c.encode("utf-8", "surrogatepass") if isinstance(c, str) else b""
                   for c in counts]
@@ -92,12 +95,17 @@ def encode_counts(counts: Sequence, sizes: np.ndarray) -> EncodedMasks:
         text = np.frombuffer(b"".join(pieces), dtype=np.uint8)
         _bounds_from_lengths(np.fromiter(map(len, pieces), dtype=np.int64, count=len(pieces)), 0, char_starts,
                              char_ends)
+    _flag_outside_alphabet(text, char_starts, char_ends, problem)
+    return _encoded(text, char_starts, char_ends, sizes, problem)
+
+
+def _encoded(text: np.ndarray, char_starts: np.ndarray, char_ends: np.ndarray, sizes: np.ndarray,
+             problem: np.ndarray) -> EncodedMasks:
     sizes = np.asarray(sizes, dtype=np.int64).reshape(-1, 2)
     return EncodedMasks(text=text, char_starts=char_starts, char_ends=char_ends,
-                        heights=np.ascontiguousarray(sizes[:, 0]),
-                        widths=np.ascontiguousarray(sizes[:, 1]), areas=np.zeros(len(counts), dtype=np.int64),
-                        empty_runs=np.zeros(len(counts), dtype=np.bool_), problem=problem,
-                        decoded=problem != 0)
+                        heights=np.ascontiguousarray(sizes[:, 0]), widths=np.ascontiguousarray(sizes[:, 1]),
+                        areas=np.zeros(len(problem), dtype=np.int64), empty_runs=np.zeros(len(problem), dtype=np.bool_),
+                        problem=problem, decoded=problem == NOT_TEXT)
 
 
 def _bounds_from_lengths(lengths: np.ndarray, separator_width: int, char_starts: np.ndarray,
@@ -107,20 +115,48 @@ def _bounds_from_lengths(lengths: np.ndarray, separator_width: int, char_starts:
     np.subtract(char_ends, lengths, out=char_starts)
 
 
+_BYTES = np.uint64(0x0101010101010101)  # one in each byte of a word: SWAR constants for _scan_separated
+_HIGH_BITS, _LOW_BITS = _BYTES * np.uint64(0x80), _BYTES * np.uint64(0x7F)
+
+
 @numba.njit(cache=True, nogil=True)
-def _separated_bounds(text, separator, char_starts, char_ends):  # pragma: no cover - compiled
-    """Each string's bounds in ``text`` (strings joined with ``separator``); False if the separators are not
-    one fewer than the strings."""
+def _scan_separated(text, words, char_starts, char_ends, problem):  # pragma: no cover - compiled
+    """Each string's bounds in ``text`` (strings joined with SEPARATOR), and code 1 for those holding
+    characters outside '0' to 'o'; False if the separators are not one fewer than the strings. ``words`` is
+    the text eight bytes at a time: a word with neither a separator nor an outside character (nearly all) is
+    passed in a few operations (bytes tested in parallel within the word), the rest byte by byte."""
     count = len(char_starts)
-    k, start = 0, 0
-    for p in range(len(text)):
-        if text[p] == separator:
-            if k + 1 >= count:
-                return False
-            char_starts[k], char_ends[k] = start, p
-            k, start = k + 1, p + 1
+    separators = _BYTES * np.uint64(SEPARATOR)
+    k, start, outside = 0, 0, False
+    for w in range(len(words) + 1):
+        if w < len(words):
+            word = words[w]
+            other = word ^ separators  # a zero byte where the word holds a separator
+            has_separator = ((other - _BYTES) & ~other & _HIGH_BITS) != 0
+            # '0' to 'o' (0x30 to 0x6F) plus 0x10 gives 0x40 to 0x7F: bit 6 set, bit 7 clear (bytes below 0x80,
+            # so no carry crosses a byte)
+            shifted = (word & _LOW_BITS) + _BYTES * np.uint64(0x10)
+            outside_bytes = (word & _HIGH_BITS) | (~shifted & (_BYTES * np.uint64(0x40))) | (shifted & _HIGH_BITS)
+            if not has_separator and outside_bytes == 0:
+                continue
+            first, last = 8 * w, 8 * w + 8
+        else:
+            first, last = 8 * len(words), len(text)  # the bytes after the last whole word
+        for p in range(first, last):
+            c = text[p]
+            if c == SEPARATOR:
+                if k + 1 >= count:
+                    return False
+                char_starts[k], char_ends[k] = start, p
+                if outside:
+                    problem[k] = 1
+                k, start, outside = k + 1, p + 1, False
+            elif (np.int64(c) - 48) & -64:
+                outside = True
     if count:
         char_starts[k], char_ends[k] = start, len(text)
+        if outside:
+            problem[k] = 1
     return k == max(count - 1, 0)
 
 
@@ -202,51 +238,68 @@ def _measure(start, stop, text, char_starts, char_ends, heights, widths, longest
 def decode_mask(text, char_starts, char_ends, heights, widths, i, run_ends, out, areas, empty_runs, problem,
                 decoded):  # pragma: no cover - compiled
     """Decode string ``i`` into ``run_ends[out:]`` (a count takes a character at least, so its length in slots
-    suffices), fill its measures and problem, and give its number of runs. Code 4 compares the exact int64
-    total with the mask's size, whatever the run ends' width holds."""
+    suffices), fill its measures and problem (2 to 4, unless one is already set: characters outside the
+    alphabet are found before, see ``_flag_outside_alphabet``), and give its number of runs. Code 4 compares
+    the exact int64 total with the mask's size, whatever the run ends' width holds."""
     p, end = char_starts[i], char_ends[i]
     m = 0
     position, area = np.int64(0), np.int64(0)
     before_previous, previous = np.int64(0), np.int64(0)  # the last two counts: later ones are differences
-    outside, sign_bits = np.int64(0), np.int64(0)  # non-zero once a character / a count is invalid
+    sign_bits = np.int64(0)  # negative once a count is
     empty = cut = False
     while p < end:
-        c = np.int64(text[p]) - 48
+        c = np.int64(text[p]) - 48  # characters '0' to 'o' give 0 to 63
         p += 1
-        outside |= c & -64  # characters '0' to 'o' give 0 to 63
         value, shift = c & 0x1F, 5
-        while c & 0x20:  # the continuation bit: the count goes on
+        if c & 0x20:  # the continuation bit: the count goes on (most end within two characters: unrolled)
             if p == end:
                 cut = True
                 break
             c = np.int64(text[p]) - 48
             p += 1
-            outside |= c & -64
-            value |= (c & 0x1F) << shift
-            shift += 5
-        if cut:
-            break
+            value |= (c & 0x1F) << 5
+            shift = 10
+            while c & 0x20:
+                if p == end:
+                    cut = True
+                    break
+                c = np.int64(text[p]) - 48
+                p += 1
+                value |= (c & 0x1F) << shift
+                shift += 5
+            if cut:
+                break
         value |= -((c >> 4) & 1) << shift  # sign-extend
         if m > 2:
             value += before_previous  # rleToString stores the 4th count on as differences
         sign_bits |= value
         empty |= (value == 0) & (m > 0)
         position += value
-        if m & 1:
-            area += value  # odd runs are foreground
+        area += value & -(m & 1)  # odd runs are foreground
         run_ends[out + m] = position
         before_previous, previous = previous, value
         m += 1
     areas[i], empty_runs[i], decoded[i] = area, empty, True
-    if outside:
-        problem[i] = 1
-    elif cut:
-        problem[i] = 2
-    elif sign_bits < 0:
-        problem[i] = 3
-    elif position != heights[i] * widths[i]:
-        problem[i] = 4
+    if problem[i] == 0:
+        if cut:
+            problem[i] = 2
+        elif sign_bits < 0:
+            problem[i] = 3
+        elif position != heights[i] * widths[i]:
+            problem[i] = 4
     return m
+
+
+@numba.njit(cache=True, nogil=True)
+def _flag_outside_alphabet(text, char_starts, char_ends, problem):  # pragma: no cover - compiled
+    """Code 1 for strings holding characters outside '0' to 'o': one vectorised pass, so that decoding need
+    not check each character."""
+    for i in range(len(char_starts)):
+        outside = np.int64(0)
+        for p in range(char_starts[i], char_ends[i]):
+            outside |= (np.int64(text[p]) - 48) & -64
+        if outside and problem[i] == 0:
+            problem[i] = 1
 
 
 @numba.njit(cache=True, nogil=True)
