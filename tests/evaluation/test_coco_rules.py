@@ -275,3 +275,35 @@ def test_a_lone_surrogate_in_counts_is_named_as_outside_the_alphabet():
     result["segmentation"] = {**result["segmentation"], "counts": json.loads('"\\ud800"')}
     with pytest.raises(EvaluationInputError, match="record 0, field 'segmentation': the RLE has characters outside"):
         evaluate_coco(ground_truth, [result], "segm")
+
+
+@pytest.mark.parametrize("image_id", [2 ** 64 - 1, 2 ** 70, 1e30, -2.0 ** 63 - 4096])
+def test_ids_beyond_64_bits_are_named_not_wrapped(image_id):
+    ground_truth = _dataset([{"rect": _rect(10, 20, 0, 10, 0, 10)}])
+    results = [_result(_rect(10, 20, 0, 10, 0, 10), 0.9), _result(_rect(10, 20, 0, 10, 0, 10), 0.9, image_id=image_id)]
+    with pytest.raises(EvaluationInputError, match="record 1, field 'image_id' must be an integer of at most 64 bits"):
+        evaluate_coco(ground_truth, results, "segm")
+
+
+@pytest.mark.parametrize("iou_type", ["segm", "bbox"])
+def test_an_empty_count_string_is_named_as_not_covering_the_image(iou_type):
+    ground_truth = _dataset([{"rect": _rect(10, 20, 0, 10, 0, 10)}])
+    result = _result(_rect(10, 20, 0, 10, 0, 10), 0.9)
+    result["segmentation"] = {"size": [10, 20], "counts": ""}
+    del result["bbox"]  # for bbox: the box comes from the mask
+    with pytest.raises(EvaluationInputError, match="record 0, field 'segmentation': the RLE has run lengths that "
+                                                   "do not add up"):
+        evaluate_coco(ground_truth, [result], iou_type)
+
+
+@pytest.mark.parametrize("change", [{"image_id": 9}, {"segmentation": {"size": [5, 5], "counts": "00"}}])
+def test_no_thread_is_left_running_after_an_error(change):
+    import threading
+
+    ground_truth = _dataset([{"rect": _rect(10, 20, 0, 10, 0, 10)}, {"rect": _rect(10, 20, 2, 6, 12, 18)}])
+    results = [_result(_rect(10, 20, 0, 9, 0, 10), 0.9 - i / 100) for i in range(40)]
+    results[7] = {**results[7], **change}
+    before = threading.active_count()
+    with pytest.raises(EvaluationInputError, match="record 7"):
+        evaluate_coco(ground_truth, results, "segm")
+    assert threading.active_count() == before  # the ground truth's decoding and the IoUs' thread are joined

@@ -145,7 +145,7 @@ class _ImageOverlaps:
 def _measured_areas(side, iou_type: str) -> np.ndarray:
     if iou_type == "bbox":
         return side.geometry[:, 2] * side.geometry[:, 3]
-    return side.runs.areas.astype(np.float64)  # decoded once already, for the evaluation
+    return side.runs.areas.astype(np.float64)  # measured already, by the evaluation's decoding
 
 
 def _by_image(values: np.ndarray, num_images: int) -> list[np.ndarray]:

@@ -4,10 +4,11 @@ Every IoU is bit-identical to pycocotools' (``rleIou`` and ``bbIou`` in its mask
 pixel counts divided once in float64; only mask IoUs that cannot reach a given floor (the smallest matching
 threshold) may be left 0 unmeasured. Masks of different sizes are -1 (never a match) where their boxes
 overlap; crowd ground truth divides by the detection's area. What changes is the work: pycocotools is called
-once per group, decodes every string again and walks every run of both masks; here strings are decoded once
-(``run_lengths``), all groups are one loop, and only foreground intervals are walked (the union is the two
-areas less the intersection). Only where both masks hold empty runs after the first, which encoders never
-write, is pycocotools' run-by-run loop repeated, because it can stop early there.
+once per group, decodes every string again and walks every run of both masks; here each string is decoded
+once (the detections' group by group, here; the ground truth's in ``run_lengths``), all groups are one loop,
+and only foreground intervals are walked (the union is the two areas less the intersection). Only where both
+masks hold empty runs after the first, which encoders never write, is pycocotools' run-by-run loop repeated,
+because it can stop early there.
 """
 
 from __future__ import annotations
@@ -51,9 +52,9 @@ LONE_CHUNK = 256  # masks in no group, decoded per claimed item
 class EncodedGroupIous:
     """``mask_group_ious`` for detections still encoded: each group's detections are decoded into a small
     buffer right before their IoUs, so the run ends of every detection are never held at once (100,000 masks
-    would fill tens of megabytes that each evaluation touches afresh), and each is decoded once, its measures
-    filled in place (as ``EncodedMasks.measure`` fills them). A mask with a problem gets no IoU; the caller
-    reports it.
+    would fill tens of megabytes that each evaluation touches afresh), and each is decoded once (but where
+    both threads take one group, below), its measures filled in place (as ``EncodedMasks.measure`` fills
+    them). A mask with a problem gets no IoU; the caller reports it.
 
     A background thread takes the groups from the first on as soon as this is made; ``finish`` takes them from
     the last back on the calling thread, so the caller's work in between overlaps the background's. Each group

@@ -10,6 +10,8 @@ unknown categories and fails with an assertion on unknown images).
 
 from __future__ import annotations
 
+import contextlib
+import math
 from dataclasses import dataclass
 from itertools import chain, repeat
 from operator import itemgetter, ne
@@ -99,8 +101,10 @@ def start_inputs(ground_truth: dict[str, Any], results: Sequence[dict[str, Any]]
         image_ids: the images to evaluate (default: every ground-truth image).
         results_name: how error messages name the results (e.g. their file).
     Raises:
-        EvaluationInputError: naming the record and field of the first problem found (for the boxes and the
-            declared sizes, from ``read_remaining``; for the masks, from ``finish``).
+        EvaluationInputError: naming the record and field of the first problem found: here for the ids,
+            scores and masks that cannot be converted (polygons and uncompressed RLEs are converted here); for
+            the boxes and the masks' declared sizes, from ``read_remaining``; for malformed RLE strings, from
+            ``finish``.
     """
     if iou_type not in IOU_TYPES:
         raise EvaluationInputError(f"unknown IoU type {iou_type!r}; choose from {', '.join(IOU_TYPES)}")
@@ -116,7 +120,12 @@ def start_inputs(ground_truth: dict[str, Any], results: Sequence[dict[str, Any]]
             raise EvaluationInputError(f"images to evaluate not in the ground truth: {unknown[:5]}")
     # The ground truth's masks decode in the background while the results are read.
     finish_ground_truth = _ground_truth(ground_truth["annotations"], images, evaluated, category_ids, iou_type)
-    detections = _detections(results, images, evaluated, category_ids, iou_type, results_name)
+    try:
+        detections = _detections(results, images, evaluated, category_ids, iou_type, results_name)
+    except BaseException:
+        with contextlib.suppress(Exception):  # no thread left running; the results' error is the one to name
+            finish_ground_truth()
+        raise
     prepared_ground_truth = finish_ground_truth()
 
     def finish() -> EvaluationInputs:
@@ -273,14 +282,16 @@ def _detections(results: Sequence[dict], images: dict[int, dict], evaluated: np.
         boxes = read.get("boxes")
         if not needs_masks:
             return annotations(boxes, boxes[:, 2] * boxes[:, 3], None)
-        encoded.measure()  # what the IoUs did not decode
         kept = encoded if every else encoded.take(keep)
+        # Results without boxes get their masks' boxes, as loadRes derives them (toBbox); otherwise only what
+        # the IoUs did not decode is decoded here.
+        runs = decode(kept) if iou_type == "bbox" else kept.measure()
         for index in np.flatnonzero(kept.problem):
             raise EvaluationInputError(f"{_where(source, int(keep[index]), 'segmentation')}: the RLE "
                                        f"{PROBLEMS[int(kept.problem[index])]}")
         area = boxes[:, 2] * boxes[:, 3] if boxes_given else kept.areas
-        if iou_type == "bbox":  # results without boxes get their masks' boxes, as loadRes derives them (toBbox)
-            return annotations(decode(kept).boxes(), area, None)
+        if runs is not None:
+            return annotations(runs.boxes(), area, None)
         return annotations(converted if converted is not None else read["masks"], area, kept)
 
     return _PendingDetections(keys=keys, masks=encoded, mask_rows=keep, read_remaining=read_remaining, finish=finish)
@@ -329,16 +340,17 @@ def _has_box(result: dict) -> bool:
 def _numbers(values: Sequence, field: str, source: str, integer: bool = False) -> np.ndarray:
     try:
         array = np.array(values)
-        if array.dtype.kind in "iu" and array.shape == (len(values),):  # integers (no bools, strings or lists)
+        if array.dtype.kind == "i" and array.shape == (len(values),):  # integers (no bools, strings or lists)
             return array.astype(np.int64 if integer else np.float64)
-        array = array.astype(np.float64).reshape(-1) if array.dtype.kind == "f" else None
+        array = array.astype(np.float64).reshape(-1) if array.dtype.kind in "uf" else None  # uint64: beyond int64
     except (TypeError, ValueError, OverflowError):
         array = None
-    bad = (np.flatnonzero(~np.isfinite(array) | ((array != np.round(array)) if integer else False))
+    bad = (np.flatnonzero(~np.isfinite(array) | (((array != np.round(array)) | (np.abs(array) >= 2.0 ** 63))
+                                                  if integer else False))
            if array is not None and len(array) == len(values) else None)
     if bad is None or len(bad):
         index = next(i for i, v in enumerate(values) if not _is_number(v, integer)) if bad is None else int(bad[0])
-        kind = "an integer" if integer else "a finite number"
+        kind = "an integer of at most 64 bits" if integer else "a finite number"
         raise EvaluationInputError(f"{_where(source, index, field)} must be {kind}, got {values[index]!r}")
     return array.astype(np.int64) if integer else array
 
@@ -346,7 +358,11 @@ def _numbers(values: Sequence, field: str, source: str, integer: bool = False) -
 def _is_number(value: Any, integer: bool) -> bool:
     if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
         return False
-    return np.isfinite(value) and (not integer or float(value).is_integer())
+    try:
+        number = float(value)
+    except OverflowError:  # an int beyond float's range
+        return False
+    return math.isfinite(number) and (not integer or (number.is_integer() and abs(number) < 2.0 ** 63))
 
 
 def _boxes(boxes: Sequence, keep: np.ndarray, source: str) -> np.ndarray:

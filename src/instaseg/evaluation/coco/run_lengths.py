@@ -56,12 +56,12 @@ class EncodedMasks:
 
     def measure(self) -> None:
         """Decode, on all cores, every mask not decoded yet, keeping only what decoding measures."""
-        lengths = np.where(self.decoded, 0, self.char_ends - self.char_starts)
-        if not lengths.any():
+        if self.decoded.all():
             return
+        lengths = np.where(self.decoded, 0, self.char_ends - self.char_starts)  # empty strings too: their
         run_in_chunks(_measure, len(self), self.text, self.char_starts, self.char_ends, self.heights, self.widths,
                       int(lengths.max()) + 1, self.areas, self.empty_runs, self.problem, self.decoded,
-                      weights=lengths + 1)
+                      weights=lengths + 1)  # total of 0 may not cover their image
 
     def take(self, rows: np.ndarray) -> EncodedMasks:
         """The masks ``rows``, in that order (sharing the text)."""
@@ -239,7 +239,7 @@ def decode_mask(text, char_starts, char_ends, heights, widths, i, run_ends, out,
                 decoded):  # pragma: no cover - compiled
     """Decode string ``i`` into ``run_ends[out:]`` (a count takes a character at least, so its length in slots
     suffices), fill its measures and problem (2 to 4, unless one is already set: characters outside the
-    alphabet are found before, see ``_flag_outside_alphabet``), and give its number of runs. Code 4 compares
+    alphabet are flagged before, when the strings are encoded), and give its number of runs. Code 4 compares
     the exact int64 total with the mask's size, whatever the run ends' width holds."""
     p, end = char_starts[i], char_ends[i]
     m = 0
@@ -292,8 +292,8 @@ def decode_mask(text, char_starts, char_ends, heights, widths, i, run_ends, out,
 
 @numba.njit(cache=True, nogil=True)
 def _flag_outside_alphabet(text, char_starts, char_ends, problem):  # pragma: no cover - compiled
-    """Code 1 for strings holding characters outside '0' to 'o': one vectorised pass, so that decoding need
-    not check each character."""
+    """Code 1 for strings holding characters outside '0' to 'o' (where ``_scan_separated`` could not check
+    them), so that decoding need not check each character."""
     for i in range(len(char_starts)):
         outside = np.int64(0)
         for p in range(char_starts[i], char_ends[i]):
