@@ -47,8 +47,9 @@ class Annotations:
     ignore: np.ndarray  # (N,) bool: matches are not counted (crowd; for boundary also an 'ignore' field)
     score: np.ndarray  # (N,) float64 (ones for ground truth)
     geometry: list | np.ndarray
-    runs: RunLengths | EncodedMasks | None = None  # the masks (segm and boundary): ground truth decoded,
-    # detections encoded (decoded group by group for their IoUs)
+    # The masks (segm and boundary): the ground truth's decoded, the detections' encoded (decoded group by group
+    # for their IoUs, which fills their areas and problems).
+    runs: RunLengths | EncodedMasks | None = None
 
     def __len__(self) -> int:
         return len(self.image_index)
@@ -140,6 +141,8 @@ def start_inputs(ground_truth: dict[str, Any], results: Sequence[dict[str, Any]]
 
 @dataclass
 class _PendingDetections:
+    """``_detections``' part of ``PendingInputs``."""
+
     keys: SortKeys
     masks: EncodedMasks | None
     mask_rows: np.ndarray
