@@ -43,7 +43,7 @@ def mask_group_ious(groups: Groups, dt: RunLengths, dt_rows: np.ndarray, gt: Run
 
 def _kernel_arrays(runs: RunLengths) -> tuple:
     """What ``_mask_ious`` reads of one side's masks, in the order it unpacks them."""
-    return runs.ends, runs.starts, runs.stops, runs.heights, runs.widths, runs.areas, runs.empty_runs
+    return runs.ends, runs.starts, runs.stops, runs.heights, runs.widths, runs.areas, runs.empty_runs, runs.problem
 
 
 LONE_CHUNK = 256  # masks in no group, decoded per claimed item
@@ -141,20 +141,36 @@ def box_group_ious(groups: Groups, dt_boxes: np.ndarray, gt_boxes: np.ndarray, g
 @numba.njit(cache=True, nogil=True)
 def _mask_ious(start, stop, dt_start, dt_count, gt_start, gt_count, iou_offset, dt_rows, gt_rows, dt, gt, gt_crowd,
                floor, out):  # pragma: no cover - compiled
-    dt_ends, dt_starts, dt_stops, dt_heights, dt_widths, dt_areas, dt_empty_runs = dt
-    gt_ends, gt_starts, gt_stops, gt_heights, gt_widths, gt_areas, gt_empty_runs = gt
+    dt_ends, dt_starts, dt_stops, dt_heights, dt_widths, dt_areas, dt_empty_runs, dt_problem = dt
+    deepest = dt_count[start:stop].max() if stop > start else 0
+    first, last = np.empty(deepest, dtype=np.int64), np.empty(deepest, dtype=np.int64)
     boxes = np.zeros((2, 4), dtype=np.int64)
     for group in range(start, stop):
-        depth = dt_count[group]
-        for g in range(gt_count[group]):
-            b = gt_rows[gt_start[group] + g]
-            second = gt_ends[gt_starts[b]:gt_stops[b]]
-            crowd = gt_crowd[gt_start[group] + g]
-            for d in range(depth):
-                a = dt_rows[dt_start[group] + d]
+        for d in range(dt_count[group]):
+            a = dt_rows[dt_start[group] + d]
+            first[d], last[d] = dt_starts[a], dt_stops[a]
+        _block_ious(group, dt_ends, first, last, dt_rows, dt_heights, dt_widths, dt_areas, dt_empty_runs, dt_problem,
+                    gt, dt_start, dt_count, gt_start, gt_count, iou_offset, gt_rows, gt_crowd, floor, boxes, out)
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _block_ious(group, dt_ends, first, last, dt_rows, heights, widths, areas, empty_runs, problem, gt, dt_start,
+                dt_count, gt_start, gt_count, iou_offset, gt_rows, gt_crowd, floor, boxes,
+                out):  # pragma: no cover - compiled
+    """One group's (G, D) block: detection d's runs are ``dt_ends[first[d]:last[d]]``, its measures at its row.
+    A malformed mask gets no IoU (the caller reports it)."""
+    gt_ends, gt_starts, gt_stops, gt_heights, gt_widths, gt_areas, gt_empty_runs, _ = gt
+    depth = dt_count[group]
+    for g in range(gt_count[group]):
+        b = gt_rows[gt_start[group] + g]
+        second = gt_ends[gt_starts[b]:gt_stops[b]]
+        crowd = gt_crowd[gt_start[group] + g]
+        for d in range(depth):
+            a = dt_rows[dt_start[group] + d]
+            if problem[a] == 0:
                 out[iou_offset[group] + g * depth + d] = _pair_iou(
-                    dt_ends[dt_starts[a]:dt_stops[a]], dt_heights[a], dt_widths[a], dt_areas[a], dt_empty_runs[a],
-                    second, gt_heights[b], gt_widths[b], gt_areas[b], gt_empty_runs[b], crowd, floor, boxes)
+                    dt_ends[first[d]:last[d]], heights[a], widths[a], areas[a], empty_runs[a], second, gt_heights[b],
+                    gt_widths[b], gt_areas[b], gt_empty_runs[b], crowd, floor, boxes)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -165,7 +181,6 @@ def _encoded_ious(backward, run_ends, local_stops, order, taken, chosen_first, l
     already claimed. A group's detections are decoded (the d-th into ``run_ends[local_stops[d]:local_stops[d +
     1]]``), their IoUs measured and, if ``match``, matched; a chunk's masks are decoded only."""
     text, char_starts, char_ends, heights, widths, areas, empty_runs, problem, decoded = dt
-    gt_ends, gt_starts, gt_stops, gt_heights, gt_widths, gt_areas, gt_empty_runs = gt
     boxes = np.zeros((2, 4), dtype=np.int64)
     count = len(claimed)
     for k in range(count):
@@ -185,16 +200,9 @@ def _encoded_ious(backward, run_ends, local_stops, order, taken, chosen_first, l
             local_stops[d + 1] = local_stops[d] + decode_mask(text, char_starts, char_ends, heights, widths, a,
                                                               run_ends, local_stops[d], areas, empty_runs, problem,
                                                               decoded)
-        for g in range(gt_count[group]):
-            b = gt_rows[gt_start[group] + g]
-            second = gt_ends[gt_starts[b]:gt_stops[b]]
-            crowd = gt_crowd[gt_start[group] + g]
-            for d in range(depth):
-                a = dt_rows[dt_start[group] + d]
-                if problem[a] == 0:  # a malformed mask is reported by the caller, never measured
-                    out[iou_offset[group] + g * depth + d] = _pair_iou(
-                        run_ends[local_stops[d]:local_stops[d + 1]], heights[a], widths[a], areas[a], empty_runs[a],
-                        second, gt_heights[b], gt_widths[b], gt_areas[b], gt_empty_runs[b], crowd, floor, boxes)
+        _block_ious(group, run_ends, local_stops, local_stops[1:], dt_rows, heights, widths, areas, empty_runs,
+                    problem, gt, dt_start, dt_count, gt_start, gt_count, iou_offset, gt_rows, gt_crowd, floor, boxes,
+                    out)
         if match:
             match_group(group, dt_start, dt_count, gt_start, gt_count, iou_offset, out, gt_ignore, gt_crowd,
                         thresholds, matched, ignored, gt_position, matched_iou, order, taken, chosen_first)
