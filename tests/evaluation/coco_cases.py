@@ -81,7 +81,7 @@ def random_case(rng: np.random.Generator, with_boxes: bool = True, max_detection
     return ground_truth, results
 
 
-def pycocotools_eval(ground_truth: dict, results: list, iou_type: str, image_ids=None):
+def pycocotools_eval(ground_truth: dict, results: list, iou_type: str, image_ids=None, iou_thresholds=None):
     """pycocotools' COCOeval after evaluate / accumulate / summarize (its output silenced)."""
     from pycocotools.coco import COCO
     from pycocotools.cocoeval import COCOeval
@@ -93,6 +93,8 @@ def pycocotools_eval(ground_truth: dict, results: list, iou_type: str, image_ids
         evaluation = COCOeval(gt, gt.loadRes(copy.deepcopy(results)), iou_type)
         if image_ids is not None:
             evaluation.params.imgIds = list(image_ids)
+        if iou_thresholds is not None:
+            evaluation.params.iouThrs = np.asarray(iou_thresholds)
         evaluation.evaluate()
         evaluation.accumulate()
         evaluation.summarize()

@@ -41,6 +41,22 @@ def test_image_subsets_match_pycocotools():
                      pycocotools_eval(ground_truth, results, "segm", image_ids=subset))
 
 
+@pytest.mark.parametrize("num_thresholds", [64, 70, 130])
+def test_many_iou_thresholds_match_pycocotools(num_thresholds):
+    # Accumulation packs each area's thresholds into 64-bit words: one full word, and more than one.
+    from instaseg.evaluation.coco import EvalParams
+
+    thresholds = np.linspace(0.5, 0.95, num_thresholds)
+    rng = np.random.default_rng(num_thresholds)
+    for _ in range(6):
+        ground_truth, results = random_case(rng, max_detections=30)
+        if results:
+            ours = evaluate_coco(ground_truth, results, "segm", params=EvalParams(iou_thresholds=thresholds))
+            reference = pycocotools_eval(ground_truth, results, "segm", iou_thresholds=thresholds)
+            np.testing.assert_array_equal(ours.precision, reference.eval["precision"])
+            np.testing.assert_array_equal(ours.recall, reference.eval["recall"])
+
+
 def test_more_detections_than_the_limit_match_pycocotools():
     rng = np.random.default_rng(11)
     ground_truth, results = random_case(rng, max_detections=130)
