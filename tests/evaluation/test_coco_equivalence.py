@@ -41,9 +41,10 @@ def test_image_subsets_match_pycocotools():
                      pycocotools_eval(ground_truth, results, "segm", image_ids=subset))
 
 
-@pytest.mark.parametrize("num_thresholds", [64, 70, 130])
+@pytest.mark.parametrize("num_thresholds", [16, 17, 64, 70, 130])
 def test_many_iou_thresholds_match_pycocotools(num_thresholds):
-    # Accumulation packs each area's thresholds into 64-bit words: one full word, and more than one.
+    # Accumulation packs each area's thresholds into words: 16-bit ones up to 16 thresholds, then 64-bit ones, full
+    # or more than one.
     from instaseg.evaluation.coco import EvalParams
 
     thresholds = np.linspace(0.5, 0.95, num_thresholds)

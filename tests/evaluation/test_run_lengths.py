@@ -1,6 +1,8 @@
 """Compressed RLE strings decoded in one pass: run ends, areas and boxes as pycocotools reads them, and
 malformed strings flagged instead of trusted."""
 
+import gc
+
 import numpy as np
 import pytest
 from pycocotools import mask as mask_utils
@@ -163,3 +165,19 @@ def test_the_joined_strings_are_bounded_and_their_characters_checked_like_one_by
             start, end = masks.char_starts[i], masks.char_ends[i]
             assert masks.text[start:end].tobytes() == string, case
             assert masks.problem[i] == (1 if any(not 0x30 <= b <= 0x6F for b in string) else 0), case
+
+
+def test_text_read_in_place_outlives_the_joined_string():
+    # The joined str's characters are read where CPython keeps them; the view must keep the str alive and
+    # read-only, however much the heap is reused after.
+    rles = [mask_utils.encode(np.asfortranarray(m)) for m in _masks(np.random.default_rng(5))]
+    counts = [r["counts"].decode("ascii") for r in rles]
+    encoded = encode_counts(counts, np.array([r["size"] for r in rles], dtype=np.int64))
+    del counts
+    gc.collect()
+    churn = ["x" * len(encoded.text) for _ in range(20)]  # reuse freed memory, if any was freed
+    assert bytes(encoded.text) == b"\n".join(r["counts"] for r in rles) and churn
+    assert not encoded.text.flags.writeable
+    runs = decode(encoded)
+    assert not runs.problem.any()
+    np.testing.assert_array_equal(runs.areas, mask_utils.area(rles))

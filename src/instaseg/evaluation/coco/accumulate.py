@@ -79,10 +79,11 @@ def accumulate(detections: MatchedDetections, counted_ground_truth: np.ndarray, 
 
 
 def lane_bits(matched: np.ndarray, ignored: np.ndarray, position: np.ndarray) -> np.ndarray:
-    """(N, A, T) bool flags as (N, A, W, 2) int64 words, matched then ignored, row n's at ``position[n]``:
-    threshold t at bit t % 64 of word t // 64. A detection's words for the default 4 areas and 10 thresholds
-    fill one cache line."""
-    bits = np.empty(matched.shape[:2] + ((matched.shape[2] + 63) // 64, 2), dtype=np.int64)
+    """(N, A, T) bool flags as (N, A, W, 2) words, matched then ignored, row n's at ``position[n]``: threshold t
+    at bit t % 64 of word t // 64. Up to 16 thresholds (COCO has 10) the words are 16-bit: a detection's fill
+    16 bytes, and 100,000 detections' 1.6 MB of fresh memory rather than 6.4 MB."""
+    dtype = np.uint16 if matched.shape[2] <= 16 else np.int64
+    bits = np.empty(matched.shape[:2] + ((matched.shape[2] + 63) // 64, 2), dtype=dtype)
     _pack_bits(matched.view(np.uint8), ignored.view(np.uint8), position, bits)
     return bits
 
@@ -167,14 +168,14 @@ def _accumulate(start, stop, category_start, rank, score, bits, word_masks, coun
             row = selected[i]
             for a in range(num_areas):
                 for w in range(num_words):
-                    ignored = bits[row, a, w, 1]
+                    ignored = np.int64(bits[row, a, w, 1])
                     whole = ignored == word_masks[w]  # e.g. outside the area range: counted once, no lanes
                     word_ignored[a, w] += whole
                     rest = ignored & (np.int64(whole) - 1)  # some lanes ignored (rare): counted one by one
                     while rest:
                         lane_ignored[a, 64 * w + _lowest_bit(rest)] += 1
                         rest &= rest - 1
-                    hits = bits[row, a, w, 0] & ~ignored
+                    hits = np.int64(bits[row, a, w, 0]) & ~ignored
                     while hits:
                         t = 64 * w + _lowest_bit(hits)
                         hits &= hits - 1

@@ -14,6 +14,8 @@ ends, so a mask's foreground is a sorted list of pixel intervals.
 
 from __future__ import annotations
 
+import ctypes
+import sys
 from dataclasses import dataclass, replace
 from typing import Sequence
 
@@ -77,7 +79,7 @@ def encode_counts(counts: Sequence, sizes: np.ndarray) -> EncodedMasks:
     char_starts, char_ends = np.zeros(len(counts), dtype=np.int64), np.zeros(len(counts), dtype=np.int64)
     try:  # the usual case: every count an ASCII str, or every one bytes
         try:
-            text = np.frombuffer("\n".join(counts).encode("ascii"), dtype=np.uint8)
+            text = _joined_ascii(counts)
         except TypeError:
             text = np.frombuffer(b"\n".join(counts), dtype=np.uint8)
         # Each string's bounds are the separators around it, and its characters are checked on the way (a
@@ -97,6 +99,24 @@ def encode_counts(counts: Sequence, sizes: np.ndarray) -> EncodedMasks:
                              char_ends)
     _flag_outside_alphabet(text, char_starts, char_ends, problem)
     return _encoded(text, char_starts, char_ends, sizes, problem)
+
+
+def _joined_ascii(counts: Sequence[str]) -> np.ndarray:
+    """The strings joined with SEPARATOR, as bytes (TypeError if some are not str, UnicodeEncodeError if some are
+    not ASCII). The string ``str.join`` builds is compact: CPython stores an ASCII one a byte per character
+    right after its header, so it is read in place (read-only, kept alive by the view) rather than copied; for
+    100,000 masks that spares a 20 MB copy and the page faults of fresh memory, 6 ms of a 0.2 s evaluation."""
+    joined = "\n".join(counts)
+    if len(counts) < 2 or not joined.isascii() or sys.implementation.name != "cpython":  # one: not built
+        return np.frombuffer(joined.encode("ascii"), dtype=np.uint8)
+    characters = (ctypes.c_char * len(joined)).from_address(id(joined) + _ASCII_HEADER)
+    characters.owner = joined
+    text = np.frombuffer(characters, dtype=np.uint8)
+    text.flags.writeable = False
+    return text
+
+
+_ASCII_HEADER = sys.getsizeof("") - 1  # an empty compact ASCII string is its header and a terminating NUL
 
 
 def _encoded(text: np.ndarray, char_starts: np.ndarray, char_ends: np.ndarray, sizes: np.ndarray,
