@@ -297,13 +297,16 @@ def test_an_empty_count_string_is_named_as_not_covering_the_image(iou_type):
 
 
 @pytest.mark.parametrize("change", [{"image_id": 9}, {"segmentation": {"size": [5, 5], "counts": "00"}}])
-def test_no_thread_is_left_running_after_an_error(change):
+def test_no_thread_is_left_running_after_an_error(change, monkeypatch):
     import threading
 
+    from instaseg.evaluation.coco import run_lengths
+
+    monkeypatch.setattr(run_lengths, "BACKGROUND_SCAN", 0)  # the counts' scan on a thread of its own too
     ground_truth = _dataset([{"rect": _rect(10, 20, 0, 10, 0, 10)}, {"rect": _rect(10, 20, 2, 6, 12, 18)}])
     results = [_result(_rect(10, 20, 0, 9, 0, 10), 0.9 - i / 100) for i in range(40)]
     results[7] = {**results[7], **change}
     before = threading.active_count()
     with pytest.raises(EvaluationInputError, match="record 7"):
         evaluate_coco(ground_truth, results, "segm")
-    assert threading.active_count() == before  # the ground truth's decoding and the IoUs' thread are joined
+    assert threading.active_count() == before  # the ground truth's decoding, the scan and the IoUs' thread

@@ -22,8 +22,8 @@ from pycocotools import mask as mask_utils
 
 from instaseg.errors import InstasegError
 from instaseg.evaluation.coco.chunks import in_background
-from instaseg.evaluation.coco.run_lengths import (NOT_TEXT, PROBLEMS, EncodedMasks, RunLengths, decode, encode_counts,
-                                                   encode_rles)
+from instaseg.evaluation.coco.run_lengths import (NOT_TEXT, PROBLEMS, EncodedMasks, PendingEncoding, RunLengths, decode,
+                                                   encode_counts, encode_rles)
 
 IOU_TYPES = ("segm", "bbox", "boundary")  # boundary: min(mask IoU, Boundary IoU), see evaluation.boundary
 
@@ -233,28 +233,22 @@ def _detections(results: Sequence[dict], images: dict[int, dict], evaluated: np.
     needs_masks = iou_type != "bbox" or not boxes_given  # boxes of box-less results come from their masks
     fields = ("image_id", "category_id", "score") + ("bbox",) * boxes_given + ("segmentation",) * needs_masks
     known_ids = np.array(sorted(images), dtype=np.int64)
-    image_ids = _numbers(_column(results, "image_id", fields, source), "image_id", source, integer=True)
-    category_ids_of = _numbers(_column(results, "category_id", fields, source), "category_id", source, integer=True)
-    scores = _numbers(_column(results, "score", fields, source), "score", source)
-    image_index, in_evaluated = _index_of(image_ids, evaluated)
-    known_image = in_evaluated if len(evaluated) == len(known_ids) else _index_of(image_ids, known_ids)[1]
-    for index in np.flatnonzero(~known_image):
-        raise EvaluationInputError(f"{_where(source, int(index), 'image_id')}: image {int(image_ids[index])} is not "
-                                   "in the ground truth")
-    category_index, known_category = _index_of(category_ids_of, category_ids)
-    for index in np.flatnonzero(~known_category):
-        raise EvaluationInputError(f"{_where(source, int(index), 'category_id')}: category "
-                                   f"{int(category_ids_of[index])} is not in the ground truth")
+    masks = _column(results, "segmentation", fields, source) if needs_masks else None
+    encoding = _start_encoding(masks) if needs_masks else None  # its compiled scan runs while the ids are read
+    try:
+        keys, image_ids, in_evaluated = _keys(results, images, evaluated, known_ids, category_ids, fields, source)
+    except BaseException:
+        if encoding is not None:
+            encoding.wait()  # no thread left running
+        raise
     keep = np.flatnonzero(in_evaluated)
     every = len(keep) == len(results)
-    keys = SortKeys(image_index=image_index[keep], category_index=category_index[keep], score=scores[keep])
-    masks, encoded, converted = None, None, None
+    encoded, converted = None, None
     if needs_masks:
         sizes = np.zeros((len(results), 2), dtype=np.int64)  # each kept result's image's [h, w]; the others
         sizes[keep] = _image_sizes(images, evaluated)[keys.image_index]  # are never decoded
-        masks = _column(results, "segmentation", fields, source)
-        encoded = _encoded_counts(masks, sizes)
-        if encoded is None:  # record by record, converting what can be and naming what cannot
+        encoded = encoding.finish(sizes) if encoding is not None else None
+        if encoded is None or (encoded.problem == NOT_TEXT).any():  # record by record, converting what can be
             converted = [_result_rle(results[i], images[int(image_ids[i])], source, int(i)) for i in keep]
             counts = [b""] * len(results)
             for row, rle in zip(keep.tolist(), converted):
@@ -298,6 +292,27 @@ def _detections(results: Sequence[dict], images: dict[int, dict], evaluated: np.
         return annotations(converted if converted is not None else read["masks"], area, kept)
 
     return _PendingDetections(keys=keys, masks=encoded, mask_rows=keep, read_remaining=read_remaining, finish=finish)
+
+
+def _keys(results: Sequence[dict], images: dict[int, dict], evaluated: np.ndarray, known_ids: np.ndarray,
+          category_ids: np.ndarray, fields: tuple[str, ...], source: str) -> tuple[SortKeys, np.ndarray, np.ndarray]:
+    """The kept results' sort keys, every result's image id, and whether each is evaluated; unknown images and
+    categories are named."""
+    image_ids = _numbers(_column(results, "image_id", fields, source), "image_id", source, integer=True)
+    category_ids_of = _numbers(_column(results, "category_id", fields, source), "category_id", source, integer=True)
+    scores = _numbers(_column(results, "score", fields, source), "score", source)
+    image_index, in_evaluated = _index_of(image_ids, evaluated)
+    known_image = in_evaluated if len(evaluated) == len(known_ids) else _index_of(image_ids, known_ids)[1]
+    for index in np.flatnonzero(~known_image):
+        raise EvaluationInputError(f"{_where(source, int(index), 'image_id')}: image {int(image_ids[index])} is not "
+                                   "in the ground truth")
+    category_index, known_category = _index_of(category_ids_of, category_ids)
+    for index in np.flatnonzero(~known_category):
+        raise EvaluationInputError(f"{_where(source, int(index), 'category_id')}: category "
+                                   f"{int(category_ids_of[index])} is not in the ground truth")
+    keep = np.flatnonzero(in_evaluated)
+    return (SortKeys(image_index=image_index[keep], category_index=category_index[keep], score=scores[keep]),
+            image_ids, in_evaluated)
 
 
 def _image_sizes(images: dict[int, dict], ids: np.ndarray) -> np.ndarray:
@@ -385,15 +400,14 @@ def _boxes(boxes: Sequence, keep: np.ndarray, source: str) -> np.ndarray:
     raise AssertionError("unreachable: some box was malformed")
 
 
-def _encoded_counts(masks: list, sizes: np.ndarray) -> EncodedMasks | None:
-    """The masks' counts encoded when every mask is a dict whose counts are text (str or bytes); None
+def _start_encoding(masks: list) -> PendingEncoding | None:
+    """The masks' counts joined and their scan started when every mask is a dict holding counts; None
     otherwise."""
     try:
         counts = list(map(itemgetter("counts"), masks))
     except (KeyError, TypeError):
         return None
-    encoded = encode_counts(counts, sizes)
-    return None if (encoded.problem == NOT_TEXT).any() else encoded
+    return PendingEncoding(counts)
 
 
 def _declared_sizes_match(masks: list, sizes: np.ndarray) -> bool:

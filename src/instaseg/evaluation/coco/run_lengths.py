@@ -22,7 +22,7 @@ from typing import Sequence
 import numba
 import numpy as np
 
-from instaseg.evaluation.coco.chunks import run_in_chunks
+from instaseg.evaluation.coco.chunks import in_background, run_in_chunks
 
 # Why a string could not be decoded (``problem``), by code.
 PROBLEMS = {1: "has characters outside the RLE alphabet ('0' to 'o')", 2: "ends in the middle of a count",
@@ -75,30 +75,64 @@ def encode_counts(counts: Sequence, sizes: np.ndarray) -> EncodedMasks:
     """The masks' ``counts`` (str or bytes) and (N, 2) [h, w] sizes, undecoded. Non-ASCII text is kept as
     UTF-8 (bytes of 128 and up, lone surrogates included, are outside the alphabet: code 1); counts that are
     not text are left empty and flagged (code 5)."""
-    problem = np.zeros(len(counts), dtype=np.int8)
-    char_starts, char_ends = np.zeros(len(counts), dtype=np.int64), np.zeros(len(counts), dtype=np.int64)
-    try:  # the usual case: every count an ASCII str, or every one bytes
-        try:
-            text = _joined_ascii(counts)
-        except TypeError:
-            text = np.frombuffer(b"\n".join(counts), dtype=np.uint8)
+    return PendingEncoding(counts).finish(sizes)
+
+
+BACKGROUND_SCAN = 1 << 20  # bytes of text from which the scan is worth a thread of its own
+
+
+class PendingEncoding:
+    """``encode_counts`` in two steps: the counts are joined here, and their compiled scan (bounds and
+    characters) runs in the background until ``finish`` is given the sizes, so that the caller can read other
+    fields meanwhile."""
+
+    def __init__(self, counts: Sequence) -> None:
+        self._counts = counts
+        self._problem = np.zeros(len(counts), dtype=np.int8)
+        self._char_starts, self._char_ends = (np.zeros(len(counts), dtype=np.int64),
+                                              np.zeros(len(counts), dtype=np.int64))
+        self._scanning = None
+        try:  # the usual case: every count an ASCII str, or every one bytes
+            try:
+                self._text = _joined_ascii(counts)
+            except TypeError:
+                self._text = np.frombuffer(b"\n".join(counts), dtype=np.uint8)
+        except (UnicodeEncodeError, TypeError):
+            self._encode_one_by_one()
+            return
         # Each string's bounds are the separators around it, and its characters are checked on the way (a
         # compiled scan: faster than their lengths in Python), unless some string holds a separator.
-        words = text[:len(text) // 8 * 8].view(np.uint64)
-        if _scan_separated(text, words, char_starts, char_ends, problem):
-            return _encoded(text, char_starts, char_ends, sizes, problem)
-        problem[:] = 0
-        _bounds_from_lengths(np.fromiter(map(len, counts), dtype=np.int64, count=len(counts)), 1, char_starts,
-                             char_ends)
-    except (UnicodeEncodeError, TypeError):
+        words = self._text[:len(self._text) // 8 * 8].view(np.uint64)
+        scan = lambda: _scan_separated(self._text, words, self._char_starts, self._char_ends, self._problem)  # noqa: E731
+        if len(self._text) < BACKGROUND_SCAN:
+            separated = scan()
+            self._scanning = lambda: separated
+        else:
+            self._scanning = in_background(scan)
+
+    def wait(self) -> None:
+        """Let the background scan end (for a caller that gives up)."""
+        if self._scanning is not None:
+            self._scanning()
+
+    def finish(self, sizes: np.ndarray) -> EncodedMasks:
+        if self._scanning is not None and not self._scanning():
+            self._problem[:] = 0
+            _bounds_from_lengths(np.fromiter(map(len, self._counts), dtype=np.int64, count=len(self._counts)), 1,
+                                 self._char_starts, self._char_ends)
+            _flag_outside_alphabet(self._text, self._char_starts, self._char_ends, self._problem)
+        self._scanning = None
+        return _encoded(self._text, self._char_starts, self._char_ends, sizes, self._problem)
+
+    def _encode_one_by_one(self) -> None:
+        counts = self._counts
         pieces = [c if isinstance(c, bytes) else c.encode("utf-8", "surrogatepass") if isinstance(c, str) else b""
                   for c in counts]
-        problem[[not isinstance(c, (str, bytes)) for c in counts]] = NOT_TEXT
-        text = np.frombuffer(b"".join(pieces), dtype=np.uint8)
-        _bounds_from_lengths(np.fromiter(map(len, pieces), dtype=np.int64, count=len(pieces)), 0, char_starts,
-                             char_ends)
-    _flag_outside_alphabet(text, char_starts, char_ends, problem)
-    return _encoded(text, char_starts, char_ends, sizes, problem)
+        self._problem[[not isinstance(c, (str, bytes)) for c in counts]] = NOT_TEXT
+        self._text = np.frombuffer(b"".join(pieces), dtype=np.uint8)
+        _bounds_from_lengths(np.fromiter(map(len, pieces), dtype=np.int64, count=len(pieces)), 0, self._char_starts,
+                             self._char_ends)
+        _flag_outside_alphabet(self._text, self._char_starts, self._char_ends, self._problem)
 
 
 def _joined_ascii(counts: Sequence[str]) -> np.ndarray:
