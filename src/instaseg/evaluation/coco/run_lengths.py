@@ -297,18 +297,22 @@ def decode_mask(text, char_starts, char_ends, heights, widths, i, run_ends, out,
     the exact int64 total with the mask's size, whatever the run ends' width holds."""
     p, end = char_starts[i], char_ends[i]
     m = 0
-    position, area = np.int64(0), np.int64(0)
+    position = np.int64(0)
+    # Run sums by parity, swapped each count (an add, not a mask per count): ``same`` holds the runs of the
+    # next count's parity, ``other`` the rest; the foreground (odd runs) is one of them at the end.
+    same, other = np.int64(0), np.int64(0)
     before_previous, previous = np.int64(0), np.int64(0)  # the last two counts: later ones are differences
     sign_bits = np.int64(0)  # negative once a count is
-    empty = cut = False
+    zeros = 0  # runs of length 0
+    cut = False
     while p < end:
         c = np.int64(text[p]) - 48  # characters '0' to 'o' give 0 to 63
         p += 1
-        value, shift = c & 0x1F, 5
         if c & 0x20:  # the continuation bit: the count goes on (most end within two characters: unrolled)
             if p == end:
                 cut = True
                 break
+            value = c & 0x1F
             c = np.int64(text[p]) - 48
             p += 1
             value |= (c & 0x1F) << 5
@@ -323,17 +327,22 @@ def decode_mask(text, char_starts, char_ends, heights, widths, i, run_ends, out,
                 shift += 5
             if cut:
                 break
-        value |= -((c >> 4) & 1) << shift  # sign-extend
+            value |= -((c >> 4) & 1) << shift  # sign-extend
+        else:
+            value = ((c & 0x1F) ^ 0x10) - 0x10  # one character: five bits, sign-extended
         if m > 2:
             value += before_previous  # rleToString stores the 4th count on as differences
         sign_bits |= value
-        empty |= (value == 0) & (m > 0)
+        zeros += value == 0
         position += value
-        area += value & -(m & 1)  # odd runs are foreground
+        same, other = other, same + value
         run_ends[out + m] = position
         before_previous, previous = previous, value
         m += 1
-    areas[i], empty_runs[i], decoded[i] = area, empty, True
+    # pycocotools' IoU loop stumbles on runs of length 0 after the first (the first is 0 when the mask starts
+    # with foreground): the first run's length is its end.
+    empty_runs[i] = zeros - (m > 0 and run_ends[out] == 0) > 0
+    areas[i], decoded[i] = same if m & 1 else other, True
     if problem[i] == 0:
         if cut:
             problem[i] = 2
