@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from pycocotools import mask as mask_utils
 
-from instaseg.evaluation.coco import chunks
+from instaseg.evaluation.coco import chunks, run_lengths
 from instaseg.evaluation.coco.run_lengths import NOT_TEXT, decode, decode_rles, encode_counts
 
 
@@ -148,9 +148,12 @@ def test_ordering_with_sparse_keys_is_a_stable_sort_by_key_then_score(monkeypatc
                                   np.lexsort((-long_scores, long)))
 
 
-def test_the_joined_strings_are_bounded_and_their_characters_checked_like_one_by_one():
+@pytest.mark.parametrize("background", [False, True])
+def test_the_joined_strings_are_bounded_and_their_characters_checked_like_one_by_one(background, monkeypatch):
     # The scan tests eight bytes at once: outside characters at every place in a word, at the edges of the
-    # alphabet, in the bytes after the last whole word, and separators inside strings must all be found.
+    # alphabet, in the bytes after the last whole word, and separators inside strings must all be found (on
+    # the calling thread, or on a thread of its own for long texts).
+    monkeypatch.setattr(run_lengths, "BACKGROUND_SCAN", 0 if background else 1 << 20)
     rng = np.random.default_rng(8)
     edges = [0x2F, 0x30, 0x6F, 0x70, 0x7F, 0x80, 0xFF, 0x00, ord("\n")]
     for case in range(300):

@@ -17,7 +17,7 @@ from __future__ import annotations
 import ctypes
 import sys
 from dataclasses import dataclass, replace
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numba
 import numpy as np
@@ -91,7 +91,7 @@ class PendingEncoding:
         self._problem = np.zeros(len(counts), dtype=np.int8)
         self._char_starts, self._char_ends = (np.zeros(len(counts), dtype=np.int64),
                                               np.zeros(len(counts), dtype=np.int64))
-        self._scanning = None
+        self._scanning: Callable[[], bool] | None = None  # gives whether the scan found the strings' bounds
         try:  # the usual case: every count an ASCII str, or every one bytes
             try:
                 self._text = _joined_ascii(counts)
@@ -103,12 +103,15 @@ class PendingEncoding:
         # Each string's bounds are the separators around it, and its characters are checked on the way (a
         # compiled scan: faster than their lengths in Python), unless some string holds a separator.
         words = self._text[:len(self._text) // 8 * 8].view(np.uint64)
-        scan = lambda: _scan_separated(self._text, words, self._char_starts, self._char_ends, self._problem)  # noqa: E731
-        if len(self._text) < BACKGROUND_SCAN:
+
+        def scan() -> bool:
+            return _scan_separated(self._text, words, self._char_starts, self._char_ends, self._problem)
+
+        if len(self._text) >= BACKGROUND_SCAN:
+            self._scanning = in_background(scan)
+        else:
             separated = scan()
             self._scanning = lambda: separated
-        else:
-            self._scanning = in_background(scan)
 
     def wait(self) -> None:
         """Let the background scan end (for a caller that gives up)."""
@@ -116,7 +119,7 @@ class PendingEncoding:
             self._scanning()
 
     def finish(self, sizes: np.ndarray) -> EncodedMasks:
-        if self._scanning is not None and not self._scanning():
+        if self._scanning is not None and not self._scanning():  # some string holds a separator
             self._problem[:] = 0
             _bounds_from_lengths(np.fromiter(map(len, self._counts), dtype=np.int64, count=len(self._counts)), 1,
                                  self._char_starts, self._char_ends)
