@@ -186,6 +186,24 @@ def test_a_missing_field_is_named():
         evaluate_coco(ground_truth, [{"image_id": 1, "category_id": 1, "segmentation": _rect(10, 20, 0, 1, 0, 1)[0]}])
 
 
+def test_checks_name_the_first_problem_in_a_fixed_order():
+    # The masks' strings are read before the ids (to scan them early), yet a missing segmentation is still named
+    # after the ids, scores and image sizes are checked.
+    ground_truth = _dataset([{"rect": _rect(10, 20, 0, 10, 0, 10)}])
+    results = [_result(_rect(10, 20, 0, 10, 0, 10), 0.9) for _ in range(9)]
+    del results[3]["segmentation"]
+    results[7]["score"] = "high"
+    with pytest.raises(EvaluationInputError, match="record 7, field 'score' must be a finite number"):
+        evaluate_coco(ground_truth, results, "segm")
+    results[7]["score"] = 0.5
+    ground_truth["images"][0]["height"] = 10.5
+    with pytest.raises(EvaluationInputError, match="image 1, field 'height' must be"):
+        evaluate_coco(ground_truth, results, "segm")
+    ground_truth["images"][0]["height"] = 10
+    with pytest.raises(EvaluationInputError, match="record 3, field 'segmentation' is missing"):
+        evaluate_coco(ground_truth, results, "segm")
+
+
 def test_matched_pairs_name_the_detection_and_ground_truth_rows():
     ground_truth = _dataset([{"rect": _rect(10, 20, 0, 10, 0, 8)}, {"rect": _rect(10, 20, 0, 10, 10, 20)}])
     results = [_result(_rect(10, 20, 0, 10, 10, 20), 0.5), _result(_rect(10, 20, 0, 3, 0, 3), 0.9),
@@ -296,17 +314,29 @@ def test_an_empty_count_string_is_named_as_not_covering_the_image(iou_type):
         evaluate_coco(ground_truth, [result], iou_type)
 
 
-@pytest.mark.parametrize("change", [{"image_id": 9}, {"segmentation": {"size": [5, 5], "counts": "00"}}])
+@pytest.mark.parametrize("change", [{"image_id": 9}, {"segmentation": {"size": [5, 5], "counts": "00"}},
+                                    {"height": "10"}])
 def test_no_thread_is_left_running_after_an_error(change, monkeypatch):
     import threading
+    import time
 
     from instaseg.evaluation.coco import run_lengths
 
-    monkeypatch.setattr(run_lengths, "BACKGROUND_SCAN", 0)  # the counts' scan on a thread of its own too
+    monkeypatch.setattr(run_lengths, "BACKGROUND_SCAN", 0)  # the counts' scan on a thread of its own too,
+    scan = run_lengths._scan_separated  # and slow, so that only a join ends it in time
+
+    def slow_scan(*arguments):
+        time.sleep(0.3)
+        return scan(*arguments)
+
+    monkeypatch.setattr(run_lengths, "_scan_separated", slow_scan)
     ground_truth = _dataset([{"rect": _rect(10, 20, 0, 10, 0, 10)}, {"rect": _rect(10, 20, 2, 6, 12, 18)}])
     results = [_result(_rect(10, 20, 0, 9, 0, 10), 0.9 - i / 100) for i in range(40)]
-    results[7] = {**results[7], **change}
+    if "height" in change:  # the ground truth's image: read after the scan has started
+        ground_truth["images"][0].update(change)
+    else:
+        results[7] = {**results[7], **change}
     before = threading.active_count()
-    with pytest.raises(EvaluationInputError, match="record 7"):
+    with pytest.raises(EvaluationInputError, match="record 7" if "height" not in change else "field 'height'"):
         evaluate_coco(ground_truth, results, "segm")
     assert threading.active_count() == before  # the ground truth's decoding, the scan and the IoUs' thread

@@ -181,6 +181,8 @@ def test_text_read_in_place_outlives_the_joined_string():
     churn = ["x" * len(encoded.text) for _ in range(20)]  # reuse freed memory, if any was freed
     assert bytes(encoded.text) == b"\n".join(r["counts"] for r in rles) and churn
     assert not encoded.text.flags.writeable
+    with pytest.raises(ValueError):  # and cannot be made writable: it is a str's memory
+        encoded.text.flags.writeable = True
     runs = decode(encoded)
     assert not runs.problem.any()
     np.testing.assert_array_equal(runs.areas, mask_utils.area(rles))

@@ -70,7 +70,7 @@ def accumulate(detections: MatchedDetections, counted_ground_truth: np.ndarray, 
     position = np.empty(len(order), dtype=np.int64)
     position[order] = np.arange(len(order))
     run_in_chunks(_accumulate, num_categories * num_limits, category_start, detections.rank[order],
-                  detections.score[order], lane_bits(detections.matched, detections.ignored, position),
+                  detections.score[order], _lane_bits(detections.matched, detections.ignored, position),
                   _word_masks(num_thresholds), counted_ground_truth.astype(np.int64),
                   np.asarray(params.max_detections, dtype=np.int64),
                   np.asarray(params.recall_thresholds, dtype=np.float64), precision, scores, recall,
@@ -78,7 +78,7 @@ def accumulate(detections: MatchedDetections, counted_ground_truth: np.ndarray, 
     return Tables(precision=precision, recall=recall, scores=scores)
 
 
-def lane_bits(matched: np.ndarray, ignored: np.ndarray, position: np.ndarray) -> np.ndarray:
+def _lane_bits(matched: np.ndarray, ignored: np.ndarray, position: np.ndarray) -> np.ndarray:
     """(N, A, T) bool flags as (N, A, W, 2) words, matched then ignored, row n's at ``position[n]``: threshold t
     at bit t % 64 of word t // 64. Up to 16 thresholds (COCO has 10) the words are 16-bit: a detection's fill
     16 bytes, and 100,000 detections' 1.6 MB of fresh memory rather than 6.4 MB."""
@@ -118,9 +118,16 @@ def _pack_bits(matched, ignored, position, bits):  # pragma: no cover - compiled
 
 # Bit position of a single set bit: a de Bruijn sequence times the bit puts a distinct pattern in the top six bits.
 _DE_BRUIJN = 0x03F79D71B4CB0A89
-_BIT_POSITION = np.zeros(64, dtype=np.int64)
-for _bit in range(64):
-    _BIT_POSITION[(((1 << _bit) * _DE_BRUIJN) % (1 << 64)) >> 58] = _bit
+
+
+def _bit_positions() -> np.ndarray:
+    positions = np.zeros(64, dtype=np.int64)
+    for bit in range(64):
+        positions[(((1 << bit) * _DE_BRUIJN) % (1 << 64)) >> 58] = bit
+    return positions
+
+
+_BIT_POSITION = _bit_positions()
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
@@ -136,7 +143,7 @@ def _accumulate(start, stop, category_start, rank, score, bits, word_masks, coun
     sampled points are true positives (or the first detection), and the envelope is their running maximum.
     A detection counts where it is not ignored, as a true positive where it also matched.
 
-    The flags come as bits, a word per area (``lane_bits``), so a detection costs a few word operations plus
+    The flags come as bits, a word per area (``_lane_bits``), so a detection costs a few word operations plus
     one step per true positive: a word that is entirely ignored (outside the area range, say) is counted once,
     and the counted detections before a true positive are its position less the ignored ones."""
     num_areas, num_words = bits.shape[1], bits.shape[2]

@@ -233,28 +233,32 @@ def _detections(results: Sequence[dict], images: dict[int, dict], evaluated: np.
     needs_masks = iou_type != "bbox" or not boxes_given  # boxes of box-less results come from their masks
     fields = ("image_id", "category_id", "score") + ("bbox",) * boxes_given + ("segmentation",) * needs_masks
     known_ids = np.array(sorted(images), dtype=np.int64)
-    masks = _column(results, "segmentation", fields, source) if needs_masks else None
-    encoding = _start_encoding(masks) if needs_masks else None  # its compiled scan runs while the ids are read
+    # The masks' strings are joined first, so that their compiled scan (in the background, for long texts) runs
+    # while the ids are read; a missing segmentation is named after the ids' checks, as before.
+    masks, encoding = _start_encoding(results) if needs_masks else (None, None)
     try:
         keys, image_ids, in_evaluated = _keys(results, images, evaluated, known_ids, category_ids, fields, source)
+        keep = np.flatnonzero(in_evaluated)
+        every = len(keep) == len(results)
+        encoded, converted = None, None
+        if needs_masks:
+            sizes = np.zeros((len(results), 2), dtype=np.int64)  # each kept result's image's [h, w]; the others
+            sizes[keep] = _image_sizes(images, evaluated)[keys.image_index]  # are never decoded
+            if masks is None:
+                masks = _column(results, "segmentation", fields, source)  # raises, naming the record
+            encoded = encoding.finish(sizes) if encoding is not None else None
+            if encoded is None or (encoded.problem == NOT_TEXT).any():  # record by record, converting what can be
+                converted = [_result_rle(results[i], images[int(image_ids[i])], source, int(i)) for i in keep]
+                counts = [b""] * len(results)
+                for row, rle in zip(keep.tolist(), converted):
+                    counts[row] = rle["counts"]
+                encoded = encode_counts(counts, sizes)
+            encoded.decoded[~in_evaluated] = True
     except BaseException:
         if encoding is not None:
-            encoding.wait()  # no thread left running
+            with contextlib.suppress(Exception):  # no thread left running; the error above is the one to name
+                encoding.wait()
         raise
-    keep = np.flatnonzero(in_evaluated)
-    every = len(keep) == len(results)
-    encoded, converted = None, None
-    if needs_masks:
-        sizes = np.zeros((len(results), 2), dtype=np.int64)  # each kept result's image's [h, w]; the others
-        sizes[keep] = _image_sizes(images, evaluated)[keys.image_index]  # are never decoded
-        encoded = encoding.finish(sizes) if encoding is not None else None
-        if encoded is None or (encoded.problem == NOT_TEXT).any():  # record by record, converting what can be
-            converted = [_result_rle(results[i], images[int(image_ids[i])], source, int(i)) for i in keep]
-            counts = [b""] * len(results)
-            for row, rle in zip(keep.tolist(), converted):
-                counts[row] = rle["counts"]
-            encoded = encode_counts(counts, sizes)
-        encoded.decoded[~in_evaluated] = True
     read: dict[str, Any] = {}
 
     def annotations(geometry: list | np.ndarray, area: np.ndarray, runs: EncodedMasks | None) -> Annotations:
@@ -400,14 +404,18 @@ def _boxes(boxes: Sequence, keep: np.ndarray, source: str) -> np.ndarray:
     raise AssertionError("unreachable: some box was malformed")
 
 
-def _start_encoding(masks: list) -> PendingEncoding | None:
-    """The masks' counts joined and their scan started when every mask is a dict holding counts; None
-    otherwise."""
+def _start_encoding(results: Sequence[dict]) -> tuple[list | None, PendingEncoding | None]:
+    """Every result's segmentation and, when each is a dict holding counts, those counts joined and their scan
+    started; (None, None) when some result lacks a segmentation (or is not a dict)."""
+    try:
+        masks = list(map(itemgetter("segmentation"), results))
+    except (KeyError, TypeError):
+        return None, None
     try:
         counts = list(map(itemgetter("counts"), masks))
     except (KeyError, TypeError):
-        return None
-    return PendingEncoding(counts)
+        return masks, None
+    return masks, PendingEncoding(counts)
 
 
 def _declared_sizes_match(masks: list, sizes: np.ndarray) -> bool:

@@ -83,8 +83,8 @@ BACKGROUND_SCAN = 1 << 20  # bytes of text from which the scan is worth a thread
 
 class PendingEncoding:
     """``encode_counts`` in two steps: the counts are joined here, and their compiled scan (bounds and
-    characters) runs in the background until ``finish`` is given the sizes, so that the caller can read other
-    fields meanwhile."""
+    characters) runs, in the background for texts of BACKGROUND_SCAN bytes or more, until ``finish`` is given
+    the sizes, so that the caller can read other fields meanwhile."""
 
     def __init__(self, counts: Sequence) -> None:
         self._counts = counts
@@ -119,6 +119,7 @@ class PendingEncoding:
             self._scanning()
 
     def finish(self, sizes: np.ndarray) -> EncodedMasks:
+        """The encoded masks, each to cover its (N, 2) [h, w] size (see ``encode_counts``)."""
         if self._scanning is not None and not self._scanning():  # some string holds a separator
             self._problem[:] = 0
             _bounds_from_lengths(np.fromiter(map(len, self._counts), dtype=np.int64, count=len(self._counts)), 1,
@@ -148,9 +149,7 @@ def _joined_ascii(counts: Sequence[str]) -> np.ndarray:
         return np.frombuffer(joined.encode("ascii"), dtype=np.uint8)
     characters = (ctypes.c_char * len(joined)).from_address(id(joined) + _ASCII_HEADER)
     characters.owner = joined
-    text = np.frombuffer(characters, dtype=np.uint8)
-    text.flags.writeable = False
-    return text
+    return np.frombuffer(memoryview(characters).toreadonly(), dtype=np.uint8)  # read-only for good: a str
 
 
 _ASCII_HEADER = sys.getsizeof("") - 1  # an empty compact ASCII string is its header and a terminating NUL
@@ -343,7 +342,8 @@ def decode_mask(text, char_starts, char_ends, heights, widths, i, run_ends, out,
         before_previous, previous = previous, value
         m += 1
     # pycocotools' IoU loop stumbles on runs of length 0 after the first (the first is 0 when the mask starts
-    # with foreground): the first run's length is its end.
+    # with foreground). The first run's length is its end: kept in 32 bits, it wraps only past 2**31 pixels,
+    # beyond the image, and such a mask is rejected (code 3 or 4), its flags unused.
     empty_runs[i] = zeros - (m > 0 and run_ends[out] == 0) > 0
     areas[i], decoded[i] = same if m & 1 else other, True
     if problem[i] == 0:
