@@ -163,7 +163,8 @@ def test_the_joined_strings_are_bounded_and_their_characters_checked_like_one_by
             if len(chars) and rng.random() < 0.25:
                 chars[int(rng.integers(len(chars)))] = edges[int(rng.integers(len(edges)))]
             strings.append(bytes(chars.astype(np.uint8).tolist()))
-        masks = encode_counts(strings, np.zeros((len(strings), 2), dtype=np.int64))
+        sizes = np.zeros((len(strings), 2), dtype=np.int64)
+        masks = run_lengths.PendingEncoding(strings).finish(sizes) if background else encode_counts(strings, sizes)
         for i, string in enumerate(strings):
             start, end = masks.char_starts[i], masks.char_ends[i]
             assert masks.text[start:end].tobytes() == string, case

@@ -75,7 +75,7 @@ def encode_counts(counts: Sequence, sizes: np.ndarray) -> EncodedMasks:
     """The masks' ``counts`` (str or bytes) and (N, 2) [h, w] sizes, undecoded. Non-ASCII text is kept as
     UTF-8 (bytes of 128 and up, lone surrogates included, are outside the alphabet: code 1); counts that are
     not text are left empty and flagged (code 5)."""
-    return PendingEncoding(counts).finish(sizes)
+    return PendingEncoding(counts, background=False).finish(sizes)
 
 
 BACKGROUND_SCAN = 1 << 20  # bytes of text from which the scan is worth a thread of its own
@@ -83,10 +83,10 @@ BACKGROUND_SCAN = 1 << 20  # bytes of text from which the scan is worth a thread
 
 class PendingEncoding:
     """``encode_counts`` in two steps: the counts are joined here, and their compiled scan (bounds and
-    characters) runs, in the background for texts of BACKGROUND_SCAN bytes or more, until ``finish`` is given
-    the sizes, so that the caller can read other fields meanwhile."""
+    characters) runs, in the background for texts of BACKGROUND_SCAN bytes or more (unless ``background`` is
+    False), until ``finish`` is given the sizes, so that the caller can read other fields meanwhile."""
 
-    def __init__(self, counts: Sequence) -> None:
+    def __init__(self, counts: Sequence, background: bool = True) -> None:
         self._counts = counts
         self._problem = np.zeros(len(counts), dtype=np.int8)
         self._char_starts, self._char_ends = (np.zeros(len(counts), dtype=np.int64),
@@ -107,7 +107,7 @@ class PendingEncoding:
         def scan() -> bool:
             return _scan_separated(self._text, words, self._char_starts, self._char_ends, self._problem)
 
-        if len(self._text) >= BACKGROUND_SCAN:
+        if background and len(self._text) >= BACKGROUND_SCAN:
             self._scanning = in_background(scan)
         else:
             separated = scan()
