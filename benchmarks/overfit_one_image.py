@@ -64,7 +64,8 @@ def representation_ceiling(target) -> torch.Tensor:
     """Per-instance IoU of each ground-truth mask after the round trip the model's masks take (28 x 28
     aligned RoIAlign targets on the ground-truth box, pasted back and thresholded at 0.5): the best IoU a
     perfectly fitted model can reach, whatever the training."""
-    from instaseg.models.mask_rcnn.mask_geometry import mask_targets, paste_masks
+    from instaseg.inference.postprocess.paste import paste_masks
+    from instaseg.models.mask_rcnn.mask_geometry import mask_targets
 
     boxes = target.boxes.float()
     targets = mask_targets(target.masks, boxes, torch.arange(len(boxes)), 28)

@@ -1,7 +1,9 @@
-"""Fixtures shared across test folders."""
+"""Fixtures shared across test folders; importing the toy family registers it for every test."""
 
 import pytest
 import torch
+
+from .models import toy_family  # noqa: F401  (registers the test-only family)
 
 
 @pytest.fixture(scope="module")

@@ -108,15 +108,19 @@ def test_image_files_missing_unreadable_or_of_another_size(capsys):
     assert f"image 3: file_name: {CORPUS / 'corrupt.png'}: not a readable image" in out
     assert f"image 4: file_name: image file not found: {CORPUS / 'absent.png'}" in out
     assert "3 errors, 0 warnings in 3 of 4 images" in out
-    code, out, _ = _run(capsys, str(CORPUS / "image_files.json"))  # files are only checked with --images
-    assert code == 0 and "pass --images DIR" in out
+    assert (f"image files: 1 missing, 1 unreadable, 1 of another size than their record declares, of 4 images "
+            f"listed, looked for under {CORPUS}; if the images are elsewhere, pass --images DIR") in out
+    code, again, _ = _run(capsys, str(CORPUS / "image_files.json"))  # by default, where the file_names resolve
+    assert code == 1 and again == out
+    code, out, _ = _run(capsys, str(CORPUS / "image_files.json"), "--no-images")
+    assert code == 0 and "image files were not checked (--no-images)" in out
 
 
 def test_usage_errors_exit_2_without_traceback(capsys, tmp_path):
     code, _, err = _run(capsys, str(tmp_path / "absent.json"))
     assert code == 2 and "absent.json: file not found" in err
     code, _, err = _run(capsys, str(CORPUS / "clean.json"), "--images", str(tmp_path / "nowhere"))
-    assert code == 2 and "image folder not found" in err
+    assert code == 2 and "nowhere: image folder of clean.json not found; pass --images DIR" in err
     code, _, err = _run(capsys, str(CORPUS / "clean.json"), "--fix")
     assert code == 2 and "--fix needs --out" in err
     code, _, err = _run(capsys, str(CORPUS / "clean.json"), "--out", str(tmp_path / "x.json"))
@@ -136,6 +140,8 @@ def test_fix_never_writes_over_its_input_or_an_existing_file(capsys, tmp_path):
     assert code == 2 and "exists; choose another --out or pass --overwrite" in err
     assert existing.read_text() == "keep me"
     code, out, _ = _run(capsys, str(source), "--fix", "--out", str(existing), "--overwrite")
+    assert code == 1 and "nothing written: none of the 2 images was found" in out  # a wrong folder drops nothing
+    code, out, _ = _run(capsys, str(source), "--fix", "--out", str(existing), "--overwrite", "--no-images")
     assert code == 0 and f"wrote {existing}" in out
     assert json.loads(existing.read_text())["annotations"][0]["bbox"] == [2.0, 2.0, 8.0, 6.0]
     assert source.read_bytes() == original
@@ -177,14 +183,14 @@ def test_printing_is_capped_per_kind_but_totals_are_complete(capsys, tmp_path):
     payload["annotations"].append(dict(template, id=99, category_id=5))
     path = tmp_path / "big.json"
     path.write_text(json.dumps(payload))
-    code, out, _ = _run(capsys, str(path), "--max-per-kind", "3")
+    code, out, _ = _run(capsys, str(path), "--max-per-kind", "3", "--no-images")
     lines = out.splitlines()
     assert code == 1
     assert sum("polygon 0 has 2 points" in line for line in lines) == 3
     assert "... and 27 more polygon-too-few-points problems (30 in all)" in lines
     assert "annotation 99 (image 1): category_id: category 5 does not exist" in out
     assert f"{path}: 31 errors, 0 warnings in 1 of 2 images (31 annotations, 2 categories)" in lines
-    code, out, _ = _run(capsys, str(path), "--max-per-kind", "0")
+    code, out, _ = _run(capsys, str(path), "--max-per-kind", "0", "--no-images")
     assert sum("polygon 0 has 2 points" in line for line in out.splitlines()) == 30
 
 

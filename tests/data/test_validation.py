@@ -249,7 +249,7 @@ def test_missing_file_and_folder_raise(tmp_path):
         check_coco(tmp_path / "absent.json")
     path = tmp_path / "train.json"
     path.write_text(json.dumps(_base_payload()))
-    with pytest.raises(DatasetError, match="image folder not found"):
+    with pytest.raises(DatasetError, match="nowhere: image folder of train.json not found; pass --images DIR"):
         check_coco(path, tmp_path / "nowhere")
 
 

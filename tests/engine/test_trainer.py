@@ -52,18 +52,17 @@ def test_resumed_run_continues_exactly_where_the_killed_run_stopped(tiny_data, t
 def test_nan_loss_stops_with_a_clear_message_and_keeps_the_last_good_checkpoint(tiny_data, tmp_path, monkeypatch):
     from instaseg.models.mask_rcnn.model import MaskRCNN
 
-    original = MaskRCNN.forward
+    original = MaskRCNN.loss
     calls = {"n": 0}
 
-    def poisoned(self, images, targets=None, output_sizes=None):
-        result = original(self, images, targets, output_sizes)
-        if targets is not None:
-            calls["n"] += 1
-            if calls["n"] == 6:
-                result["loss_mask"] = result["loss_mask"] * float("nan")
+    def poisoned(self, images, targets):
+        result = original(self, images, targets)
+        calls["n"] += 1
+        if calls["n"] == 6:
+            result["loss_mask"] = result["loss_mask"] * float("nan")
         return result
 
-    monkeypatch.setattr(MaskRCNN, "forward", poisoned)
+    monkeypatch.setattr(MaskRCNN, "loss", poisoned)
     with pytest.raises(TrainingDiverged, match=r"loss became nan at iteration 5 .*loss_mask=nan"):
         train(config(tiny_data, tmp_path / "run"))
     kept = load_checkpoint(tmp_path / "run" / "weights" / "last.safetensors", with_training=True)

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from instaseg.evaluation.panoptic import (PanopticInputError, evaluate_panoptic, id_to_rgb,
-                                          image_counts, merge_to_panoptic, rgb_to_id, summarize)
+from instaseg.evaluation.panoptic import (PanopticInputError, evaluate_panoptic, id_to_rgb, image_counts,
+                                          rgb_to_id, summarize)
+from instaseg.inference.postprocess.panoptic import merge_to_panoptic
 
 CATEGORIES = [{"id": 1, "name": "cell", "isthing": 1}, {"id": 2, "name": "dish", "isthing": 0},
               {"id": 3, "name": "other", "isthing": 1}]

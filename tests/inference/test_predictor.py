@@ -7,10 +7,9 @@ from instaseg.engine.checkpoint import ModelMetadata, save_checkpoint
 from instaseg.errors import InstasegError
 from instaseg.inference import Predictor
 from instaseg.inference.sources import expand_source, unique_stems
-from instaseg.inference.writers import instance_id_map
 from instaseg.structures.instances import Instances
 
-from ..tiny_model import META, OPTIONS, build_tiny_model
+from ..tiny_model import META, build_tiny_model
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -46,18 +45,20 @@ def test_from_checkpoint_reproduces_the_in_memory_model(checkpoint, predictor):
 
 
 def test_results_equal_the_raw_model_filtered_afterwards(predictor):
-    # The predictor lets the model drop low scores early (for speed); that must not change what is kept.
+    # The model drops low scores early (for speed), as asked; that must not change what is kept, nor the model.
     image = noise_image(40, 56, seed=3)
     tensor = predictor.preprocess(image)
+    settings = {name: value.clone() for name, value in predictor.model.state_dict().items()}
     with torch.inference_mode():
-        raw = predictor.model([tensor], output_sizes=[(40, 56)])[0]
+        raw = predictor.model.predict([tensor], output_sizes=[(40, 56)], score_threshold=0.0)[0]
     threshold = float(raw.scores.median())
     strict = Predictor(predictor.model, META, score_threshold=threshold, max_instances=5)(image)
     order = raw.scores.argsort(descending=True)
     expected = raw[order[raw.scores[order] > threshold][:5]]
     assert 0 < len(strict) <= 5
     assert_same(strict, expected)
-    assert predictor.model.roi_heads.score_thresh == 0.05  # the model's own settings are restored
+    assert all(torch.equal(value, settings[name]) for name, value in predictor.model.state_dict().items())
+    assert len(predictor(image)) == len(raw)  # the limits of one call do not stick to the model
 
 
 def test_masks_are_at_the_full_resolution_of_a_non_square_image(predictor):
@@ -138,23 +139,11 @@ def test_checkpoints_that_cannot_be_used_are_clear_errors(predictor, tmp_path):
     (tmp_path / "junk.safetensors").write_bytes(b"not a checkpoint at all")
     with pytest.raises(InstasegError, match="junk.safetensors: not a readable checkpoint"):
         Predictor.from_checkpoint(tmp_path / "junk.safetensors")
-    # Metadata naming other options than the weights were trained with.
-    wrong = ModelMetadata(**{**META.__dict__, "model_options": {**OPTIONS, "fpn_channels": 24}})
+    # Metadata naming another config than the weights were trained with.
+    wrong = ModelMetadata(**{**META.__dict__, "model_config": {**META.model_config, "fpn_channels": 24}})
     save_checkpoint(tmp_path / "wrong.safetensors", predictor.model.state_dict(), wrong)
     with pytest.raises(InstasegError, match="weights do not fit"):
         Predictor.from_checkpoint(tmp_path / "wrong.safetensors")
-
-
-def test_instance_id_map_puts_earlier_instances_on_top_and_widens_past_255():
-    masks = torch.zeros((2, 4, 6), dtype=torch.bool)
-    masks[0, :2, :3] = True
-    masks[1, 1:, 2:] = True  # overlaps the first at (1, 2)
-    id_map = instance_id_map(Instances.from_masks(masks, [0, 1], scores=[0.9, 0.4]))
-    assert id_map.dtype == np.uint8
-    assert id_map[1, 2] == 1 and id_map[3, 5] == 2 and id_map[3, 0] == 0
-    many = Instances.from_masks(torch.eye(300, dtype=torch.bool)[:, None, :], list(range(300)))
-    wide = instance_id_map(many)
-    assert wide.dtype == np.uint16 and wide.max() == 300
 
 
 def test_sources_get_unique_output_stems(tmp_path):

@@ -4,7 +4,8 @@ import numpy as np
 import torch
 from torchvision.models.detection.roi_heads import paste_masks_in_image, project_masks_on_boxes
 
-from instaseg.models.mask_rcnn.mask_geometry import mask_loss, mask_targets, paste_masks
+from instaseg.inference.postprocess.paste import paste_masks
+from instaseg.models.mask_rcnn.mask_geometry import mask_loss, mask_targets
 
 
 def _ellipse(height, width, cy, cx, ry, rx):

@@ -75,9 +75,3 @@ def test_empty_instances_behave():
     empty = Instances.empty((5, 7), with_scores=True)
     assert len(empty) == 0 and empty.mask_rles() == []
     assert Instances.cat([empty, empty]).masks.shape == (0, 5, 7)
-    assert empty.instance_id_map().shape == (5, 7)
-
-
-def test_instance_id_map_numbers_instances_from_one():
-    id_map = make_instances(3).instance_id_map()
-    assert set(np.unique(id_map).tolist()) == {0, 1, 2, 3}

@@ -9,7 +9,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from instaseg.data.validation import CheckReport, check_coco, check_payload, format_problems, repair_coco
+from instaseg.data.validation import (CheckReport, check_coco, check_payload, format_problems, image_file_summary,
+                                     repair_coco)
 from instaseg.errors import DatasetError, InstasegError
 from instaseg.utils.files import atomic_write_json
 
@@ -22,8 +23,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "errors are found, 2 for usage errors.")
     parser.add_argument("annotations", type=Path, metavar="ANNOTATIONS.json")
     parser.add_argument("--images", type=Path, metavar="DIR",
-                        help="folder the file_names are relative to; when given, every image file is checked "
-                             "to exist, be readable and have its declared size")
+                        help="folder the file_names are relative to (default: images/ beside the JSON if it "
+                             "exists, else the JSON's folder); every image file is checked to exist, be "
+                             "readable and have its declared size (headers only)")
+    parser.add_argument("--no-images", action="store_true", help="check the annotations only, not the image files")
     parser.add_argument("--max-per-kind", type=int, default=20, metavar="N",
                         help="print at most N problems of each kind, then the totals "
                              "(0: print all; default 20)")
@@ -54,12 +57,17 @@ def run(args: argparse.Namespace) -> int:
         raise InstasegError("--out and --overwrite are only used with --fix")
     if args.max_per_kind < 0:
         raise InstasegError("--max-per-kind must be 0 (no cap) or more")
-    report = check_coco(args.annotations, args.images, check_images=args.images is not None)
+    if args.no_images and args.images is not None:
+        raise InstasegError("--images and --no-images contradict each other")
+    report = check_coco(args.annotations, args.images, check_images=not args.no_images)
     for line in format_problems(report.problems, args.max_per_kind):
         print(line)
     print(report.summary())
+    files = image_file_summary(report)
+    if files:
+        print(files)
     if not report.images_checked and not report.fatal:
-        print("image files were not checked; pass --images DIR to check them")
+        print("image files were not checked (--no-images)")
     if not args.fix:
         return 1 if report.errors else 0
     return _write_fixed(report, args.out, args.max_per_kind)
@@ -70,6 +78,11 @@ def _count(number: int, noun: str) -> str:
 
 
 def _write_fixed(report: CheckReport, out: Path, max_listed: int) -> int:
+    missing = sum(p.code == "image-file-missing" for p in report.errors)
+    if report.images_checked and report.num_images and missing == report.num_images:
+        print(f"nothing written: none of the {report.num_images} images was found under {report.image_root}; "
+              "pass --images DIR where they are, or --no-images to fix the annotations only")
+        return 1
     try:
         result = repair_coco(report)
     except DatasetError as error:

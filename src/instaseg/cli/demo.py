@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 from instaseg.data.synthetic import PRESETS
+from instaseg.models import DEFAULT_MODEL, list_models
 from instaseg.utils.files import prepare_output_dir
 
 DEFAULT_RUN_DIR = Path("runs/demo")
@@ -24,7 +25,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--preset", default="bench", choices=sorted(PRESETS),
                         help="built-in dataset preset (default: bench)")
     parser.add_argument("--minutes", type=float, default=5.0, help="training time budget (default: 5)")
-    parser.add_argument("--model", default="mask_rcnn_r18_fpn", help="model to train (see instaseg models)")
+    parser.add_argument("--model", default=DEFAULT_MODEL, choices=list_models(), metavar="MODEL",
+                        help=f"model to train (default {DEFAULT_MODEL}; see `instaseg models`)")
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
     parser.add_argument("--overwrite", action="store_true", help="allow a non-empty --out folder")
     parser.set_defaults(func=run)

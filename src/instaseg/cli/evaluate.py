@@ -1,10 +1,13 @@
-"""``instaseg eval``: COCO AP / AR of a results file against ground truth, identical to pycocotools."""
+"""``instaseg eval``: COCO AP / AR against ground truth, identical to pycocotools: of a results file
+(``--pred``), or of a checkpoint (``--weights``) predicted on the ground truth's images first."""
 
 from __future__ import annotations
 
 import argparse
 import time
 from pathlib import Path
+
+from instaseg.errors import InstasegError
 
 
 IOU_CHOICES = {"segm": ("segm",), "bbox": ("bbox",), "boundary": ("boundary",), "both": ("segm", "bbox"),
@@ -15,7 +18,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("eval", help="score COCO results against ground truth (AP/AR, report)",
                                    description=__doc__)
     parser.add_argument("--gt", required=True, type=Path, help="ground-truth COCO JSON")
-    parser.add_argument("--pred", required=True, type=Path, help="COCO results JSON (a list of detections)")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--pred", type=Path, help="COCO results JSON (a list of detections)")
+    source.add_argument("--weights", type=Path, help="checkpoint to predict the ground truth's images with, keeping "
+                                                     "instances down to a score of 0.001, at most 100 per image")
+    parser.add_argument("--images", type=Path, help="--weights: image folder of --gt (default: images/ beside it)")
+    parser.add_argument("--device", default="cpu", help="--weights: cpu, cuda or cuda:N (default cpu)")
+    parser.add_argument("--batch", type=int, default=4, help="--weights: images per model call (default 4)")
     parser.add_argument("--iou-type", choices=tuple(IOU_CHOICES), default="both",
                         help="both: segm and bbox; boundary: Boundary AP (min of mask and boundary IoU); "
                              "all: the three; panoptic: PQ / SQ / RQ of COCO panoptic files (PNG + JSON)")
@@ -23,8 +32,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--pred-folder", type=Path, help="panoptic: predicted PNGs (default: --pred without .json)")
     parser.add_argument("--out", type=Path, help="write metrics.json and report.md / report.html here")
     parser.add_argument("--overwrite", action="store_true", help="allow a non-empty --out folder")
-    parser.add_argument("--score-threshold", type=float, default=0.5,
-                        help="predictions counted in the confusion matrix and fragmentation / merging counts")
+    parser.add_argument("--confusion-threshold", type=float, default=0.5,
+                        help="score above which predictions count in the report's confusion matrix and "
+                             "fragmentation / merging counts (AP uses every prediction)")
     parser.set_defaults(func=run)
 
 
@@ -32,18 +42,26 @@ def run(args: argparse.Namespace) -> int:
     from instaseg.evaluation.coco import evaluate_coco
     from instaseg.evaluation.report import write_report
     from instaseg.evaluation.report.writer import class_table, stats_table
-    from instaseg.utils.files import prepare_output_dir
+    from instaseg.utils.files import atomic_write_json, prepare_output_dir
 
-    out = prepare_output_dir(args.out, args.overwrite) if args.out else None
+    if args.iou_type == "panoptic" and args.weights is not None:
+        raise InstasegError("--iou-type panoptic scores panoptic files (--pred); instance checkpoints are scored "
+                            "with segm, bbox or boundary")
+    if args.out is not None and args.out.exists():
+        prepare_output_dir(args.out, args.overwrite)  # refuses a non-empty folder before any work
     if args.iou_type == "panoptic":
-        return run_panoptic(args, out)
+        return run_panoptic(args, prepare_output_dir(args.out, args.overwrite) if args.out else None)
     ground_truth = load_ground_truth(args.gt)
-    results = load_results(args.pred)
+    results = predict_results(args) if args.weights is not None else load_results(args.pred)
+    out = prepare_output_dir(args.out, args.overwrite) if args.out else None
+    if out is not None and args.weights is not None:
+        atomic_write_json(out / "results.json", results)  # what was scored, for instaseg eval --pred
+    scored = args.pred or args.weights
     iou_types = IOU_CHOICES[args.iou_type]
     evaluations = {}
     for iou_type in iou_types:
         started = time.perf_counter()
-        evaluations[iou_type] = evaluate_coco(ground_truth, results, iou_type, results_name=str(args.pred))
+        evaluations[iou_type] = evaluate_coco(ground_truth, results, iou_type, results_name=str(scored))
         if evaluations[iou_type].boundary_f1 is not None:
             print(f"{iou_type}: mean boundary F1 of true positives at IoU 0.5: {evaluations[iou_type].boundary_f1:.4f}")
         print(f"{iou_type}: {len(results)} detections on {len(ground_truth['images'])} images evaluated in "
@@ -59,11 +77,33 @@ def run(args: argparse.Namespace) -> int:
         # Error analysis of the mask evaluation (boxes when only boxes were asked for), reusing its matches.
         error_type = "bbox" if iou_types == ("bbox",) else "segm"
         base = evaluations.get(error_type) or evaluate_coco(ground_truth, results, error_type,
-                                                             results_name=str(args.pred))
-        errors = analyse_evaluation(base, score_threshold=args.score_threshold)
-        files = write_report(evaluations, out, f"Evaluation of {args.pred.name} against {args.gt.name}", errors)
+                                                             results_name=str(scored))
+        errors = analyse_evaluation(base, score_threshold=args.confusion_threshold)
+        files = write_report(evaluations, out, f"Evaluation of {scored.name} against {args.gt.name}", errors)
         print(f"\nwrote {', '.join(f.name for f in files)} to {out}")
     return 0
+
+
+def predict_results(args: argparse.Namespace) -> list[dict]:
+    """COCO results of the checkpoint on every ground-truth image, through the predictor (the path validation
+    takes), keyed by the ground truth's image ids."""
+    from instaseg.data.formats.coco import read_coco
+    from instaseg.evaluation.coco import instances_to_coco_results
+    from instaseg.inference.dataset_prediction import predict_dataset
+    from instaseg.inference.predictor import EVALUATION_MAX_INSTANCES, EVALUATION_SCORE_FLOOR, Predictor
+
+    if args.batch < 1:
+        raise InstasegError(f"--batch must be at least 1; got {args.batch}")
+    dataset = read_coco(args.gt, args.images, check_images=True)  # names missing or mis-sized images
+    predictor = Predictor.from_checkpoint(args.weights, device=args.device, score_threshold=EVALUATION_SCORE_FLOOR,
+                                          max_instances=EVALUATION_MAX_INSTANCES)
+    if sorted(predictor.category_ids) != sorted(c.id for c in dataset.categories):
+        raise InstasegError(f"{args.weights} predicts categories {predictor.category_ids}, but {args.gt} has "
+                            f"{sorted(c.id for c in dataset.categories)}")
+    results: list[dict] = []
+    for record, prediction in predict_dataset(predictor, dataset, batch_size=args.batch, progress=True):
+        results.extend(instances_to_coco_results(prediction.instances, record.id, predictor.category_ids))
+    return results
 
 
 def load_ground_truth(path: Path) -> dict:

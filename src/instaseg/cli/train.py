@@ -9,6 +9,8 @@ from dataclasses import replace
 from instaseg.data.transforms.config import DEFAULT_RECIPE, recipe
 from instaseg.engine.config import TrainConfig
 from instaseg.errors import InstasegError
+from instaseg.models import list_models, resolve_config
+from instaseg.models.options import parse_option
 
 # Settings a resumed run may change: they depend on the machine, not on the run.
 _RESUMABLE_OVERRIDES = ("device", "workers")
@@ -24,8 +26,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     data.add_argument("--images", help="image folder of --data (default: images/ beside the JSON)")
     data.add_argument("--val-images", help="image folder of --val")
     run = parser.add_argument_group("run")
-    run.add_argument("--model", default=defaults.model,
-                     help="mask_rcnn_r18_fpn, mask_rcnn_r50_fpn or mask_rcnn_mnv3_fpn (see instaseg models)")
+    run.add_argument("--model", default=defaults.model, choices=list_models(), metavar="MODEL",
+                     help=f"one of: {', '.join(list_models())} (see `instaseg models`)")
+    run.add_argument("--model-option", action="append", default=[], metavar="KEY=VALUE",
+                     help="set a field of the model's config, e.g. fpn_channels=64 (repeatable; `instaseg models "
+                          "--options MODEL` lists them)")
     run.add_argument("--out", help="run directory (refused if not empty, unless --overwrite)")
     length = run.add_mutually_exclusive_group()
     length.add_argument("--epochs", type=int, help="train for N epochs")
@@ -36,7 +41,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     run.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: cpu)")
     run.add_argument("--workers", type=int, default=None, help=f"data loader processes (default: {defaults.workers})")
     run.add_argument("--seed", type=int, default=defaults.seed)
-    run.add_argument("--eval-every", type=int, default=defaults.eval_every, help="epochs between validations")
+    run.add_argument("--eval-every", type=int, default=defaults.eval_every,
+                     help="validate every N epochs (0: not by epochs); always once at the end")
+    run.add_argument("--eval-every-iters", type=int, default=defaults.eval_every_iters,
+                     help="also validate every N iterations (0: off); for small data sets")
+    run.add_argument("--eval-every-minutes", type=float, default=defaults.eval_every_minutes,
+                     help="also validate every M minutes of training (0: off)")
     run.add_argument("--resume", metavar="RUN_DIR", help="continue RUN_DIR from its last checkpoint")
     run.add_argument("--overwrite", action="store_true", help="replace a non-empty --out")
     optim = parser.add_argument_group("optimisation")
@@ -65,6 +75,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
     if not args.data or not args.out:
         raise InstasegError("--data and --out are required (or --resume RUN_DIR)")
+    model_options = dict(parse_option(text) for text in args.model_option)
+    resolve_config(args.model, model_options)  # names a bad option before anything starts
+    for name in ("eval_every", "eval_every_iters", "eval_every_minutes"):
+        if getattr(args, name) < 0:
+            raise InstasegError(f"--{name.replace('_', '-')} must be 0 (off) or more")
     try:
         base = recipe(args.augment)
     except ValueError as error:
@@ -75,12 +90,13 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
                       color_jitter=0.0 if args.no_color_jitter else base.color_jitter)
     return TrainConfig(
         data=args.data, out=args.out, val=args.val, images=args.images, val_images=args.val_images,
-        model=args.model, epochs=args.epochs, minutes=args.minutes, image_size=args.img_size,
+        model=args.model, model_options=model_options, epochs=args.epochs, minutes=args.minutes, image_size=args.img_size,
         batch_size=args.batch, accumulate=args.accumulate, device=args.device or "cpu",
         workers=args.workers if args.workers is not None else TrainConfig.workers, optimizer=args.optimizer,
         lr=args.lr, momentum=args.momentum, weight_decay=args.weight_decay, schedule=args.schedule,
         warmup_iters=args.warmup, clip_grad_norm=args.clip_grad or None, ema=not args.no_ema,
-        ema_decay=args.ema_decay, amp=args.amp, seed=args.seed, eval_every=args.eval_every, augment=augment)
+        ema_decay=args.ema_decay, amp=args.amp, seed=args.seed, eval_every=args.eval_every,
+        eval_every_iters=args.eval_every_iters, eval_every_minutes=args.eval_every_minutes, augment=augment)
 
 
 def run_command(args: argparse.Namespace) -> int:
@@ -96,6 +112,7 @@ def run_command(args: argparse.Namespace) -> int:
         config = config_from_args(args)
         trainer = train(config, overwrite=args.overwrite)
     best = trainer.state.best_metric
+    ranked_by = trainer.model.ranking_metric
     print(f"done: {trainer.state.iteration} iterations, {trainer.state.epoch} epochs; weights in {config.out}/weights"
-          + (f"; best mask AP {best:.4f} at iteration {trainer.state.best_iteration}" if best >= 0 else ""))
+          + (f"; best {ranked_by} {best:.4f} at iteration {trainer.state.best_iteration}" if best >= 0 else ""))
     return 0

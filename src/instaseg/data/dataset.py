@@ -1,8 +1,9 @@
 """A torch Dataset over an InstanceDataset: decoded images and ground-truth Instances, transformed.
 
-Crowd annotations are left out of the training targets, as COCO defines them to be ignored. Each item's
-augmentation is seeded from (seed, epoch, index), so a run resumed mid-epoch sees exactly the same
-samples as the uninterrupted run, however many worker processes load them.
+Crowd annotations are left out of the training targets, as COCO defines them to be ignored. Items are asked
+for by (epoch, index) and each one's augmentation is seeded from (seed, epoch, index): the epoch travels with
+the sampled index, so persistent worker processes, a resumed run and the uninterrupted run all see exactly
+the same samples.
 """
 
 from __future__ import annotations
@@ -48,27 +49,25 @@ def ground_truth(image: ImageRecord, categories: CategoryMap) -> Instances:
 
 
 class InstanceSegmentationDataset(Dataset):
-    """Items are (image (3, H, W) float in [0, 1], target Instances, image id)."""
+    """Items are (image (3, H, W) float in [0, 1], target Instances, image id), asked for by ``(epoch,
+    index)`` (a bare index means epoch 0)."""
 
     def __init__(self, dataset: InstanceDataset, transform: Transform, seed: int = 0) -> None:
         self.dataset = dataset
         self.categories = CategoryMap(dataset.categories)
         self.transform = transform
         self.seed = seed
-        self.epoch = 0
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
 
     def __len__(self) -> int:
         return len(self.dataset.images)
 
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, Instances, int]:
+    def __getitem__(self, key: int | tuple[int, int]) -> tuple[torch.Tensor, Instances, int]:
+        epoch, index = key if isinstance(key, tuple) else (0, key)
         record = self.dataset.images[index]
         pixels, target = self.raw(index)
         # Fork the RNG so seeding here never disturbs the caller's stream (workers=0 runs in-process).
         with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(hash((self.seed, self.epoch, index)) % (2 ** 63))
+            torch.manual_seed(hash((self.seed, epoch, index)) % (2 ** 63))
             if getattr(self.transform, "mixes_images", False):
                 image, target = self.transform(pixels, target, self.draw)
             else:

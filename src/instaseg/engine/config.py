@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from instaseg.data.transforms.config import AugmentConfig, default_augment
+from instaseg.models.registry import DEFAULT_MODEL
 
 
 @dataclass
@@ -16,8 +17,8 @@ class TrainConfig:
     val: str | None = None  # validation COCO JSON
     images: str | None = None  # image folder of ``data`` (default: images/ beside it)
     val_images: str | None = None
-    model: str = "mask_rcnn_r18_fpn"
-    model_options: dict[str, Any] = field(default_factory=dict)
+    model: str = DEFAULT_MODEL
+    model_options: dict[str, Any] = field(default_factory=dict)  # overrides of the model's config fields
     epochs: int | None = None  # exactly one of epochs / minutes bounds the run; epochs wins when both set
     minutes: float | None = None
     image_size: int = 320
@@ -40,7 +41,11 @@ class TrainConfig:
     ema_decay: float = 0.999
     amp: bool = False  # mixed precision; only where the device benefits (CUDA)
     seed: int = 0
-    eval_every: int = 1  # epochs between validations (0: only at the end)
+    # Validation cadence: after every ``eval_every`` epochs, every ``eval_every_iters`` iterations and every
+    # ``eval_every_minutes`` of training time, whichever are set (0: off); always once at the end.
+    eval_every: int = 1
+    eval_every_iters: int = 0
+    eval_every_minutes: float = 0.0
     log_every: int = 10  # iterations between training records in metrics.jsonl
     augment: AugmentConfig = field(default_factory=default_augment)  # the measured best recipe
     checkpoint_every_minutes: float = 5.0  # 'last' checkpoint also written this often within an epoch

@@ -6,10 +6,11 @@ import json
 import math
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from tqdm import tqdm
 
+from instaseg.evaluation.base import Evaluator, metric_value
 from instaseg.utils.files import atomic_write_text
 
 if TYPE_CHECKING:
@@ -122,18 +123,38 @@ class ProgressBar(HookBase):
 
 
 class Validation(HookBase):
-    """COCO AP on the validation set after every ``every`` epochs and at the end; keeps the best weights."""
+    """Validation on its cadence (epochs, iterations, minutes of training) and at the end; keeps the best
+    weights by the evaluator's main metric."""
 
-    def __init__(self, predict, every: int, log: MetricsLog, checkpointer: "Checkpointer",
-                 predictions_path: Path | None = None) -> None:
-        """``predict(model)`` returns a COCOEvaluator holding the model's validation predictions; the latest
-        are also written to ``predictions_path`` (COCO results, ready for ``instaseg eval``)."""
-        self.predict, self.every, self.log, self.checkpointer = predict, every, log, checkpointer
+    def __init__(self, evaluator: Evaluator, predict: Callable[[Any], Iterable[tuple[int, Any]]], *,
+                 log: MetricsLog, checkpointer: "Checkpointer", every_epochs: int = 1, every_iterations: int = 0,
+                 every_minutes: float = 0.0, predictions_path: Path | None = None) -> None:
+        """
+        Args:
+            evaluator: reset / process / evaluate, with ``main_metric`` (see ``evaluation.base``).
+            predict: ``predict(model)`` yields (image id, Instances) for every validation image.
+            predictions_path: where the latest predictions are written (``evaluator.write_predictions``).
+        """
+        self.evaluator, self.predict, self.log, self.checkpointer = evaluator, predict, log, checkpointer
+        self.every_epochs, self.every_iterations, self.every_seconds = every_epochs, every_iterations, every_minutes * 60
         self.predictions_path = predictions_path
         self.evaluated_at = -1
+        self.evaluated_seconds = 0.0
+
+    def before_train(self) -> None:
+        self.evaluated_seconds = self.trainer.state.train_seconds
+
+    def after_step(self) -> None:
+        state = self.trainer.state
+        due = ((self.every_iterations and state.iteration % self.every_iterations == 0)
+               or (self.every_seconds and state.train_seconds - self.evaluated_seconds >= self.every_seconds))
+        if due and not self.trainer.finished:
+            self.run()
 
     def after_epoch(self) -> None:
-        if self.every and self.trainer.state.epoch % self.every == 0 and not self.trainer.finished:
+        trainer = self.trainer
+        if (self.every_epochs and trainer.state.epoch % self.every_epochs == 0 and not trainer.finished
+                and self.evaluated_at != trainer.state.iteration):
             self.run()
 
     def after_train(self) -> None:
@@ -141,19 +162,24 @@ class Validation(HookBase):
             self.run()
 
     def run(self) -> None:
-        trainer = self.trainer
-        evaluator = self.predict(trainer.prediction_model())
+        trainer, evaluator = self.trainer, self.evaluator
+        evaluator.reset()
+        for image_id, instances in self.predict(trainer.prediction_model()):
+            evaluator.process(image_id, instances)
         metrics = evaluator.evaluate()
         if self.predictions_path is not None:
-            atomic_write_text(self.predictions_path, json.dumps(evaluator.results))
-        self.evaluated_at = trainer.state.iteration
+            evaluator.write_predictions(self.predictions_path)
+        self.evaluated_at, self.evaluated_seconds = trainer.state.iteration, trainer.state.train_seconds
         trainer.latest_metrics = metrics
         self.log.write({"type": "val", "iteration": trainer.state.iteration, "epoch": trainer.state.epoch,
                         **metrics})
-        tqdm.write(f"val @ iteration {trainer.state.iteration}: mask AP {metrics['segm']['AP']:.4f}, "
-                   f"AP50 {metrics['segm']['AP50']:.4f}, box AP {metrics['bbox']['AP']:.4f}")
-        if metrics["segm"]["AP"] > trainer.state.best_metric:
-            trainer.state.best_metric = metrics["segm"]["AP"]
+        score = metric_value(metrics, evaluator.main_metric)
+        tqdm.write(f"val @ iteration {trainer.state.iteration}: {evaluator.main_metric} {score:.4f}"
+                   + "".join(f", {name}/AP {values['AP']:.4f}" for name, values in metrics.items()
+                             if isinstance(values, dict) and "AP" in values
+                             and f"{name}/AP" != evaluator.main_metric))
+        if score > trainer.state.best_metric:
+            trainer.state.best_metric = score
             trainer.state.best_iteration = trainer.state.iteration
             self.checkpointer.save_best(metrics)
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import random
+from functools import partial
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import torch
@@ -13,7 +15,7 @@ from torch.utils.data import DataLoader
 from instaseg.data.dataset import InstanceSegmentationDataset, collate
 from instaseg.data.formats.coco import read_coco
 from instaseg.data.records import InstanceDataset
-from instaseg.data.transforms import build_eval_transform, build_train_transform
+from instaseg.data.transforms import build_train_transform
 from instaseg.engine.checkpoint import ModelMetadata, load_checkpoint
 from instaseg.engine.config import TrainConfig
 from instaseg.engine.ema import ModelEMA
@@ -24,7 +26,11 @@ from instaseg.engine.state import TrainState
 from instaseg.engine.trainer import Trainer
 from instaseg.errors import InstasegError
 from instaseg.evaluation.coco import COCOEvaluator
-from instaseg.models import create_model
+from instaseg.inference.dataset_prediction import predict_dataset
+from instaseg.inference.predictor import EVALUATION_MAX_INSTANCES, EVALUATION_SCORE_FLOOR, Predictor
+from instaseg.models import build_model, resolve_config
+from instaseg.models.options import config_to_dict
+from instaseg.structures.instances import Instances
 from instaseg.utils.files import atomic_write_json
 
 CONFIG_FILE = "config.json"
@@ -59,64 +65,43 @@ def _prepare_run_dir(config: TrainConfig, overwrite: bool) -> Path:
     return run_dir
 
 
-def evaluate_model(model: torch.nn.Module, dataset: InstanceDataset, image_size: int, device: str,
-                   workers: int = 0, batch_size: int = 4) -> dict:
-    """COCO segm and bbox stats of ``model`` on ``dataset``, predictions pasted at full resolution."""
-    return predict_dataset(model, dataset, image_size, device, workers, batch_size).evaluate()
-
-
-def predict_dataset(model: torch.nn.Module, dataset: InstanceDataset, image_size: int, device: str,
-                    workers: int = 0, batch_size: int = 4) -> COCOEvaluator:
-    """A COCOEvaluator holding ``model``'s predictions for every image of ``dataset`` (``results`` are COCO
-    result records); call ``evaluate()`` for the stats."""
-    loader = DataLoader(InstanceSegmentationDataset(dataset, build_eval_transform(image_size)),
-                        batch_size=batch_size, num_workers=workers, collate_fn=collate)
-    sizes = {image.id: (image.height, image.width) for image in dataset.images}
-    evaluator = COCOEvaluator(dataset)
-    was_training = model.training
-    model.eval()
-    with torch.no_grad():
-        for images, _, image_ids in loader:
-            outputs = model([i.to(device) for i in images], output_sizes=[sizes[i] for i in image_ids])
-            for image_id, instances in zip(image_ids, outputs):
-                evaluator.process(image_id, instances.to("cpu"))
-    model.train(was_training)
-    return evaluator
-
-
 def build_trainer(config: TrainConfig, *, resume: bool = False, overwrite: bool = False,
                   stop_after: int | None = None) -> Trainer:
-    """Everything a run needs; with ``resume`` the state comes from the run's last checkpoint."""
+    """Everything a run needs; with ``resume`` the state comes from the run's last checkpoint. Every input
+    (settings, model options, annotations, image files) is checked before the run directory is touched."""
     _check_config(config)
-    run_dir = Path(config.out) if resume else _prepare_run_dir(config, overwrite)
-    seed_everything(config.seed)
-    torch.set_num_threads(max(1, torch.get_num_threads()))
-
-    train_set = read_coco(config.data, config.images)  # validated first: a bad file fails now
-    val_set = read_coco(config.val, config.val_images) if config.val else None
+    model_config = resolve_config(config.model, config.model_options)  # names a bad option
+    train_set = read_coco(config.data, config.images, check_images=True)  # validated: a bad file fails now
+    val_set = read_coco(config.val, config.val_images, check_images=True) if config.val else None
     if not train_set.categories:
         raise InstasegError(f"{config.data}: no categories; nothing to learn")
     if val_set is not None and sorted(c.id for c in val_set.categories) != sorted(
             c.id for c in train_set.categories):
         raise InstasegError(f"{config.val}: its categories differ from {config.data}'s")
+    run_dir = Path(config.out) if resume else _prepare_run_dir(config, overwrite)
+    seed_everything(config.seed)
+    torch.set_num_threads(max(1, torch.get_num_threads()))
+
     train_items = InstanceSegmentationDataset(
         train_set, build_train_transform(config.image_size, config.augment), seed=config.seed)
     per_epoch = batches_per_epoch(max(len(train_items), config.batch_size), config.batch_size)
 
-    def make_loader(epoch: int, start_batch: int):
-        train_items.set_epoch(epoch)
+    def make_loader(epoch: int, start_batch: int) -> DataLoader:
         sampler = ResumableBatchSampler(len(train_items), config.batch_size, config.seed, epoch, start_batch)
+        # A generator of its own: starting the loader must not draw from the global RNG the model samples
+        # with, or a resumed run (which starts one more loader) would drift from the uninterrupted one.
         return DataLoader(train_items, batch_sampler=sampler, num_workers=config.workers, collate_fn=collate,
-                          persistent_workers=False, pin_memory=config.device.startswith("cuda"))
+                          persistent_workers=config.workers > 0, pin_memory=config.device.startswith("cuda"),
+                          generator=torch.Generator().manual_seed(config.seed))
 
-    model = create_model(config.model, num_classes=len(train_items.categories), **config.model_options)
+    model = build_model(config.model, model_config, num_classes=len(train_items.categories))
     model.to(config.device)
     optimizer = build_optimizer(model, config)
     ema = ModelEMA(model, config.ema_decay) if config.ema else None
     state = TrainState()
-    metadata = ModelMetadata(model=config.model, num_classes=len(train_items.categories),
+    metadata = ModelMetadata(model=config.model, task=model.task, num_classes=len(train_items.categories),
                              class_names=train_items.categories.names, category_ids=train_items.categories.ids,
-                             image_size=config.image_size, model_options=config.model_options,
+                             image_size=config.image_size, model_config=config_to_dict(model_config),
                              train_config=config.to_dict())
     if resume:
         state = _restore(run_dir, model, optimizer, ema)
@@ -127,12 +112,30 @@ def build_trainer(config: TrainConfig, *, resume: bool = False, overwrite: bool 
     checkpointer = Checkpointer(run_dir, config.checkpoint_every_minutes)
     hooks = [log, ProgressBar(), checkpointer]
     if val_set is not None:
-        predict = lambda m: predict_dataset(m, val_set, config.image_size, config.device, workers=0)
-        hooks.append(Validation(predict, config.eval_every, log, checkpointer, run_dir / VAL_PREDICTIONS_FILE))
+        evaluator = COCOEvaluator(val_set, main_metric=model.ranking_metric)
+        predict = partial(_validation_predictions, dataset=val_set, metadata=metadata, config=config)
+        hooks.append(Validation(evaluator, predict, log=log, checkpointer=checkpointer,
+                                every_epochs=config.eval_every, every_iterations=config.eval_every_iters,
+                                every_minutes=config.eval_every_minutes,
+                                predictions_path=run_dir / VAL_PREDICTIONS_FILE))
     hooks.append(LossCurve(run_dir, log.path))
     return Trainer(model=model, optimizer=optimizer, config=config, make_loader=make_loader,
                    batches_per_epoch=per_epoch, metadata=metadata, ema=ema, state=state, hooks=hooks,
                    stop_after=stop_after)
+
+
+def _validation_predictions(model: torch.nn.Module, *, dataset: InstanceDataset, metadata: ModelMetadata,
+                            config: TrainConfig) -> Iterator[tuple[int, Instances]]:
+    """(image id, Instances) of ``model`` on every validation image, through the predictor, kept down to the
+    evaluation score floor; the model's train/eval mode is restored afterwards."""
+    was_training = model.training
+    predictor = Predictor(model, metadata, device=config.device, score_threshold=EVALUATION_SCORE_FLOOR,
+                          max_instances=EVALUATION_MAX_INSTANCES)
+    try:
+        for record, prediction in predict_dataset(predictor, dataset, batch_size=config.batch_size):
+            yield record.id, prediction.instances
+    finally:
+        model.train(was_training)
 
 
 def load_run_config(run_dir: Path) -> TrainConfig:

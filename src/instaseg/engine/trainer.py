@@ -17,6 +17,7 @@ from instaseg.engine.hooks import HookBase
 from instaseg.engine.optim import lr_factor, set_learning_rate
 from instaseg.engine.state import TrainState
 from instaseg.errors import InstasegError
+from instaseg.models.base import InstanceSegmentationModel
 
 
 class TrainingDiverged(InstasegError):
@@ -26,11 +27,12 @@ class TrainingDiverged(InstasegError):
 class Trainer:
     """Runs steps until the epoch or time budget is spent, calling hooks around them.
 
-    ``make_loader(epoch, start_batch)`` returns the batches of one epoch from ``start_batch`` on, each
-    (images, targets, image_ids); it is a function so that the data order depends only on the epoch.
+    ``make_loader(epoch, start_batch)`` returns the endless batches of the run from batch ``start_batch`` of
+    ``epoch`` on, each (images, targets, image_ids); the data order depends only on the position, and one
+    loader (with its worker processes) serves the whole run.
     """
 
-    def __init__(self, *, model: nn.Module, optimizer: torch.optim.Optimizer, config: TrainConfig,
+    def __init__(self, *, model: InstanceSegmentationModel, optimizer: torch.optim.Optimizer, config: TrainConfig,
                  make_loader: Callable[[int, int], Iterable], batches_per_epoch: int, metadata: ModelMetadata,
                  ema: ModelEMA | None = None, state: TrainState | None = None,
                  hooks: list[HookBase] | None = None, stop_after: int | None = None) -> None:
@@ -60,20 +62,22 @@ class Trainer:
         self.model.train()
         for hook in self.hooks:
             hook.before_train()
-        while not self.finished:
-            for images, targets, _ in self.make_loader(self.state.epoch, self.state.batch_in_epoch):
+        batches = iter(self.make_loader(self.state.epoch, self.state.batch_in_epoch))
+        try:
+            while not self.finished:
+                images, targets, _ = next(batches)
                 self.run_step(images, targets)
                 for hook in self.hooks:
                     hook.after_step()
-                if self.finished or self._should_stop():
-                    break
-            if self.interrupted:
-                return  # killed: no end-of-run hooks, the last checkpoint stands
-            if self.state.batch_in_epoch >= self.batches_per_epoch:
-                self.state.epoch += 1
-                self.state.batch_in_epoch = 0
-                for hook in self.hooks:
-                    hook.after_epoch()
+                if not self.finished and self._should_stop():
+                    return  # killed: no end-of-run hooks, the last checkpoint stands
+                if self.state.batch_in_epoch >= self.batches_per_epoch:
+                    self.state.epoch += 1
+                    self.state.batch_in_epoch = 0
+                    for hook in self.hooks:
+                        hook.after_epoch()
+        finally:
+            del batches  # stops the loader's worker processes
         for hook in self.hooks:
             hook.after_train()
 
@@ -88,7 +92,7 @@ class Trainer:
         images = [image.to(self.device, non_blocking=True) for image in images]
         targets = [target.to(self.device) for target in targets]
         with self._autocast():
-            losses = self.model(images, targets)
+            losses = self.model.loss(images, targets)
         total = sum(losses.values())
         if not torch.isfinite(total):
             values = ", ".join(f"{k}={v.item():.4g}" for k, v in losses.items())

@@ -7,9 +7,9 @@ into model inputs and the model's detections into ``Instances`` at each image's 
 from __future__ import annotations
 
 import warnings
-from contextlib import nullcontext
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence, overload
+from typing import Iterator, Sequence, overload
 
 import numpy as np
 import torch
@@ -18,9 +18,27 @@ from torch import nn
 from instaseg.data.transforms import build_eval_transform
 from instaseg.engine.checkpoint import ModelMetadata, load_checkpoint
 from instaseg.errors import InstasegError
+from instaseg.inference.batches import read_in_batches
 from instaseg.inference.inputs import ImageInput, load_image
-from instaseg.models import create_model
+from instaseg.inference.postprocess.filtering import select_instances
+from instaseg.models import build_model
+from instaseg.models.base import Predicts
 from instaseg.structures.instances import Instances
+
+# What evaluation keeps: every prediction down to a low score floor, at most COCO's 100 per image.
+EVALUATION_SCORE_FLOOR = 0.001
+EVALUATION_MAX_INSTANCES = 100
+
+
+@dataclass
+class ImagePrediction:
+    """One image of ``Predictor.predict_files``: its position in the list, its pixels and predictions, or
+    why it could not be read."""
+
+    index: int
+    pixels: np.ndarray | None
+    instances: Instances | None
+    error: str | None = None
 
 
 class Predictor:
@@ -32,19 +50,20 @@ class Predictor:
         names = [predictor.class_names[k] for k in instances.labels]
     """
 
-    def __init__(self, model: nn.Module, metadata: ModelMetadata, *, device: str | torch.device = "cpu",
+    def __init__(self, model: Predicts, metadata: ModelMetadata, *, device: str | torch.device = "cpu",
                  score_threshold: float = 0.5, max_instances: int = 100) -> None:
         """Wrap a built model; ``from_checkpoint`` is the usual way in.
 
         Args:
-            model: the built model with its weights loaded; moved to ``device`` and set to eval mode.
+            model: anything with the protocol's ``predict`` (``models.base``); a trained model with its
+                weights loaded is moved to ``device`` and set to eval mode.
             metadata: the checkpoint metadata (class names, category ids, training image size).
             score_threshold: instances scoring at or below it are dropped.
             max_instances: at most this many instances per image, the highest-scoring ones.
         """
         _check_limits(score_threshold, max_instances)
         self.device = resolve_device(device)
-        self.model = model.to(self.device).eval()
+        self.model = model.to(self.device).eval() if isinstance(model, nn.Module) else model
         self.metadata = metadata
         self.score_threshold = float(score_threshold)
         self.max_instances = int(max_instances)
@@ -59,13 +78,13 @@ class Predictor:
         checkpoint = load_checkpoint(path)
         metadata = checkpoint.metadata
         _check_metadata(path, metadata)
-        model = create_model(metadata.model, num_classes=metadata.num_classes, **metadata.model_options)
+        model = build_model(metadata.model, metadata.model_config, metadata.num_classes)
         try:
             model.load_state_dict(checkpoint.weights, strict=True)
         except RuntimeError as error:
             detail = str(error).splitlines()[1].strip() if "\n" in str(error) else str(error)
             raise InstasegError(f"{path}: its weights do not fit model {metadata.model!r} "
-                                f"with options {metadata.model_options} ({detail})") from None
+                                f"with config {metadata.model_config} ({detail})") from None
         return cls(model, metadata, device=device, score_threshold=score_threshold,
                    max_instances=max_instances)
 
@@ -79,6 +98,10 @@ class Predictor:
     def category_ids(self) -> list[int]:
         """The dataset's category id of each label (for COCO results)."""
         return list(self.metadata.category_ids)
+
+    @property
+    def task(self) -> str:
+        return self.metadata.task
 
     @property
     def image_size(self) -> int:
@@ -114,10 +137,24 @@ class Predictor:
             return []
         pixels = [load_image(image) for image in images]  # (H, W, 3) uint8 each
         full_sizes = [(int(p.shape[0]), int(p.shape[1])) for p in pixels]
-        with torch.inference_mode(), _detection_limits(self.model, self.score_threshold, self.max_instances):
+        with torch.inference_mode():
             inputs = [self.preprocess(p) for p in pixels]
-            outputs = self.model(inputs, output_sizes=full_sizes)
+            outputs = self.model.predict(inputs, output_sizes=full_sizes, score_threshold=self.score_threshold,
+                                         max_instances=self.max_instances)
             return [self.postprocess(o) for o in outputs]
+
+    def predict_files(self, paths: Sequence[str | Path], *, batch_size: int = 1, workers: int = 0
+                      ) -> Iterator[ImagePrediction]:
+        """Predict image files in order, ``batch_size`` per model call, read by ``workers`` processes (0: here)
+        while the model runs. An unreadable file gives an ``ImagePrediction`` with its ``error``, not a raise."""
+        if batch_size < 1:
+            raise InstasegError(f"batch size must be at least 1; got {batch_size}")
+        for batch in read_in_batches(paths, batch_size, workers):
+            readable = [item for item in batch if item.pixels is not None]
+            outputs = iter(self.predict_batch([item.pixels for item in readable]))
+            for item in batch:
+                instances = next(outputs) if item.pixels is not None else None
+                yield ImagePrediction(item.index, item.pixels, instances, item.error)
 
     def preprocess(self, pixels: np.ndarray) -> torch.Tensor:
         """(H, W, 3) uint8 -> (3, h, w) float in [0, 1] on the device, longer side at ``image_size``."""
@@ -128,14 +165,7 @@ class Predictor:
 
     def postprocess(self, instances: Instances) -> Instances:
         """Keep scores above the threshold, at most ``max_instances``, best first; on the CPU."""
-        scores = instances.scores
-        keep = torch.nonzero(scores > self.score_threshold).squeeze(1)
-        order = keep[scores[keep].argsort(descending=True, stable=True)][: self.max_instances]
-        if torch.equal(order, torch.arange(len(order), device=order.device)):
-            selected = instances[: len(order)]  # already in order: a view, no copy of the masks
-        else:
-            selected = instances[order]
-        return selected.to("cpu")
+        return select_instances(instances, self.score_threshold, self.max_instances).to("cpu")
 
 
 def _as_tensor(pixels: np.ndarray) -> torch.Tensor:
@@ -178,9 +208,3 @@ def _check_metadata(path: str | Path, metadata: ModelMetadata) -> None:
                             f"{names} class names, {ids} category ids")
     if metadata.image_size < 1:
         raise InstasegError(f"{path}: inconsistent metadata: image_size {metadata.image_size}")
-
-
-def _detection_limits(model: nn.Module, score_threshold: float, max_instances: int):
-    """The model's own early filtering where it has one (see ``MaskRCNN.limit_detections``)."""
-    limit = getattr(model, "limit_detections", None)
-    return limit(score_threshold, max_instances) if limit is not None else nullcontext()

@@ -10,6 +10,7 @@ import numpy as np
 from instaseg.data.images import write_png
 from instaseg.evaluation.coco import instances_to_coco_results
 from instaseg.inference.output_layout import IMAGES_FILE, MASKS_DIR, OVERLAYS_DIR, RESULTS_FILE
+from instaseg.inference.postprocess.id_map import instance_id_map
 from instaseg.inference.sources import SourceImage
 from instaseg.structures.instances import Instances
 from instaseg.utils.files import atomic_write_json
@@ -17,20 +18,6 @@ from instaseg.visualization.overlay import draw_instances
 
 __all__ = ["IMAGES_FILE", "MASKS_DIR", "OVERLAYS_DIR", "RESULTS_FILE", "PredictionWriter", "draw_predictions",
            "instance_id_map"]
-
-
-def instance_id_map(instances: Instances) -> np.ndarray:
-    """(H, W) map: 0 background, k where the k-th instance (1-based, container order) is.
-
-    Earlier instances lie on top of later ones, so with score-sorted instances the higher-scoring instance
-    owns the pixels where masks overlap. uint8 for up to 255 instances, uint16 beyond.
-    """
-    dtype = np.uint8 if len(instances) <= 255 else np.uint16
-    id_map = np.zeros(instances.image_size, dtype=dtype)
-    masks = instances.masks.cpu().numpy()  # (N, H, W) bool
-    for index in range(len(masks) - 1, -1, -1):  # last first, so the first is painted last, on top
-        id_map[masks[index]] = index + 1
-    return id_map
 
 
 def draw_predictions(pixels: np.ndarray, instances: Instances, class_names: Sequence[str]) -> np.ndarray:

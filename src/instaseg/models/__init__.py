@@ -1,8 +1,11 @@
-"""Models: a registry of builders, shared layers and backbones, one folder per family."""
+"""Models: the protocol (``base``), a registry of entries, shared layers, backbones, necks and losses, and one
+folder per family. Importing this package registers every family without loading torch."""
 
-from instaseg.models.registry import create_model, list_models, register_model
+from instaseg.models.registry import (DEFAULT_MODEL, ModelEntry, build_model, create_model, list_models,
+                                      model_entry, register_model, resolve_config)
 
-# Importing the families registers their builders.
+# Importing the families registers their entries.
 from instaseg.models import mask_rcnn as _mask_rcnn  # noqa: F401,E402
 
-__all__ = ["create_model", "list_models", "register_model"]
+__all__ = ["DEFAULT_MODEL", "ModelEntry", "build_model", "create_model", "list_models", "model_entry",
+           "register_model", "resolve_config"]

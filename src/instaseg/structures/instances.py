@@ -139,11 +139,3 @@ class Instances:
 
     def mask_objects(self) -> list[Mask]:
         return [Mask.from_rle(r) for r in self.mask_rles()]
-
-    def instance_id_map(self) -> np.ndarray:
-        """(H, W) uint16 map: 0 background, k for the k-th instance (1-based); later instances drawn on top
-        of earlier ones, so draw order follows the container order (sort by score first if needed)."""
-        id_map = np.zeros(self.image_size, dtype=np.uint16)
-        for k, mask in enumerate(self.masks.cpu().numpy(), start=1):
-            id_map[mask] = k
-        return id_map

@@ -26,8 +26,8 @@ def render_augmented(dataset: InstanceDataset, out_dir: Path, config: AugmentCon
     names = dict(enumerate(items.categories.names))
     tiles = []
     for number in tqdm(range(samples), desc="augmenting", unit="img", leave=False):
-        items.set_epoch(number // max(len(items), 1))  # past the end: the same images, augmented anew
-        image, target, _ = items[number % len(items)]
+        # Past the end: the same images in a later epoch, augmented anew.
+        image, target, _ = items[number // max(len(items), 1), number % len(items)]
         pixels = (image.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
         overlay = draw_instances(pixels, target.masks.numpy(), target.labels.tolist(), boxes=target.boxes.numpy(),
                                  class_names=names)

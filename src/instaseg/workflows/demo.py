@@ -13,6 +13,7 @@ from instaseg.data.synthetic import PRESETS, generate_dataset
 from instaseg.data.validation import check_coco
 from instaseg.errors import InstasegError
 from instaseg.evaluation.coco import STAT_NAMES
+from instaseg.models import DEFAULT_MODEL
 from instaseg.utils.files import atomic_write_text
 from instaseg.visualization.grid import make_grid
 from instaseg.visualization.render import render_dataset
@@ -23,7 +24,7 @@ class DemoSettings:
     run_dir: Path
     preset: str = "bench"
     minutes: float = 5.0
-    model: str = "mask_rcnn_r18_fpn"
+    model: str = DEFAULT_MODEL
     device: str = "cpu"
     overwrite: bool = False
     prediction_samples: int = 16

@@ -10,13 +10,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from instaseg.data.records import InstanceDataset
-from instaseg.data.validation.checker import check_coco, check_payload, resolve_image_root
+from instaseg.data.validation.checker import check_coco, check_payload, image_file_summary, resolve_image_root
 from instaseg.data.validation.fixing import FixResult, fix_coco, repair_coco
 from instaseg.data.validation.problems import CheckReport, Problem, format_problems
 from instaseg.errors import DatasetError
 
 __all__ = ["CheckReport", "FixResult", "Problem", "check_coco", "check_payload", "fix_coco",
-           "format_problems", "load_checked_coco", "repair_coco"]
+           "format_problems", "image_file_summary", "load_checked_coco", "repair_coco"]
 
 # How many problems of each kind a DatasetError message lists before giving only the totals.
 MAX_LISTED_PER_KIND = 5
@@ -39,5 +39,6 @@ def load_checked_coco(path: str | Path, image_root: str | Path | None = None, ch
     report = check_coco(path, image_root, check_images=check_images)
     if report.errors:
         lines = format_problems(report.errors, MAX_LISTED_PER_KIND)
-        raise DatasetError(f"{report.summary()}:\n  " + "\n  ".join(lines))
+        files = image_file_summary(report)
+        raise DatasetError(f"{report.summary()}:\n  " + "\n  ".join(lines) + (f"\n{files}" if files else ""))
     return coco_to_dataset(report.payload, resolve_image_root(path, image_root))

@@ -39,7 +39,7 @@ def check_coco(path: str | Path, image_root: str | Path | None = None, check_ima
         raise DatasetError(f"{path}: is a folder; expected a COCO JSON file")
     root = resolve_image_root(path, image_root)
     if check_images and not root.is_dir():
-        raise DatasetError(f"{root}: image folder not found")
+        raise DatasetError(f"{root}: image folder of {path.name} not found; pass --images DIR where its images are")
     payload, problems = read_json(path, str(path))
     if problems:
         return CheckReport(str(path), None, problems, root, images_checked=False)
@@ -58,3 +58,18 @@ def check_payload(payload: Any, file: str = "<payload>", image_root: Path | None
         check_image_files(images, image_root, log)
     check_annotations(payload["annotations"], images, category_ids, log)
     return report
+
+
+_IMAGE_FILE_CODES = {"image-file-missing": "missing", "image-file-unreadable": "unreadable",
+                     "image-size-mismatch": "of another size than their record declares"}
+
+
+def image_file_summary(report: CheckReport) -> str | None:
+    """One line on the image files that failed the check (how many, why, where they were looked for, what
+    to do), or None when all were fine or none were checked."""
+    counts = {code: sum(p.code == code for p in report.errors) for code in _IMAGE_FILE_CODES}
+    if not report.images_checked or not any(counts.values()):
+        return None
+    parts = ", ".join(f"{count} {_IMAGE_FILE_CODES[code]}" for code, count in counts.items() if count)
+    return (f"image files: {parts}, of {report.num_images} images listed, looked for under {report.image_root}; "
+            "if the images are elsewhere, pass --images DIR (the folder their file_names are relative to)")
