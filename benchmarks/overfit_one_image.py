@@ -83,7 +83,7 @@ def train_on_one(model: nn.Module, image: torch.Tensor, target, config, iteratio
     started = time.perf_counter()
     for step in range(iterations):
         set_learning_rate(optimizer, config.lr * lr_factor(step, step / iterations, config))
-        losses = model([image] * batch_size, [target] * batch_size)
+        losses = model.loss([image] * batch_size, [target] * batch_size)
         total = sum(losses.values())
         optimizer.zero_grad(set_to_none=True)
         total.backward()
@@ -128,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
 
     model.eval()
     with torch.inference_mode():
-        predicted = model([image])[0]
+        predicted = model.predict([image])[0]
     kept = predicted[predicted.scores >= args.score]
     print(f"\ntrained in {seconds:.0f} s; {len(predicted)} predictions, {len(kept)} scoring >= {args.score}")
     ious = torch.zeros(len(target))

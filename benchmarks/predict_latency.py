@@ -46,14 +46,16 @@ def untrained_predictors(models: list[str], dataset, image_size: int, max_instan
     """(name, Predictor) for randomly initialised models (seed 0) with the dataset's classes."""
     from instaseg.engine.checkpoint import ModelMetadata
     from instaseg.inference.predictor import Predictor
-    from instaseg.models import create_model
+    from instaseg.models import build_model, resolve_config
+    from instaseg.models.options import config_to_dict
 
     categories = sorted(dataset.categories, key=lambda c: c.id)
     for name in models:
         torch.manual_seed(0)
         metadata = ModelMetadata(model=name, num_classes=len(categories), class_names=[c.name for c in categories],
-                                 category_ids=[c.id for c in categories], image_size=image_size)
-        model = create_model(name, num_classes=len(categories))
+                                 category_ids=[c.id for c in categories], image_size=image_size,
+                                 model_config=config_to_dict(resolve_config(name)))
+        model = build_model(name, metadata.model_config, len(categories))
         yield name, Predictor(model, metadata, score_threshold=0.0, max_instances=max_instances)
 
 

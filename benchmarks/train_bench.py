@@ -148,7 +148,9 @@ def run_child(args: argparse.Namespace) -> dict:
     set_threads(args.threads)
     from instaseg.data.formats.coco import read_coco
     from instaseg.engine.config import TrainConfig
-    from instaseg.engine.launch import build_trainer, evaluate_model
+    from instaseg.engine.launch import build_trainer
+    from instaseg.inference.dataset_prediction import evaluate_predictor
+    from instaseg.inference.predictor import EVALUATION_MAX_INSTANCES, EVALUATION_SCORE_FLOOR, Predictor
 
     from instaseg.data.transforms.config import recipe
 
@@ -171,7 +173,9 @@ def run_child(args: argparse.Namespace) -> dict:
     val_set = read_coco(args.data / "val.json")
     model = trainer.prediction_model()
     started = time.perf_counter()
-    metrics = evaluate_model(model, val_set, args.image_size, "cpu", workers=0)
+    evaluation = Predictor(model, trainer.metadata, score_threshold=EVALUATION_SCORE_FLOOR,
+                           max_instances=EVALUATION_MAX_INSTANCES)
+    metrics = evaluate_predictor(evaluation, val_set)
     eval_seconds = time.perf_counter() - started
 
     paths = [val_set.image_path(image) for image in val_set.images[: args.latency_images]]

@@ -96,3 +96,26 @@ def test_panoptic_mode(tmp_path, capsys):
     assert main(["eval", "--iou-type", "panoptic", "--gt", str(tmp_path / "gt.json"), "--pred",
                  str(tmp_path / "pred.json")]) == 2
     assert "cannot read" in capsys.readouterr().err
+
+
+def test_a_checkpoint_is_evaluated_on_the_ground_truths_images(tiny_data, tmp_path, capsys):
+    from instaseg.engine.config import TrainConfig
+    from instaseg.engine.launch import train
+
+    run = tmp_path / "run"
+    light = {"rpn_pre_nms_train": 200, "rpn_post_nms_train": 100, "roi_batch_per_image": 32, "fpn_channels": 32,
+             "mask_head_channels": 32, "box_head_fc": 64}
+    train(TrainConfig(data=str(tiny_data["train"]), val=str(tiny_data["val"]), out=str(run), epochs=1,
+                      image_size=64, batch_size=4, workers=0, model_options=light, model="mask_rcnn_mnv3_fpn"))
+    capsys.readouterr()
+    weights = run / "weights" / "best.safetensors"
+    assert main(["eval", "--gt", str(tiny_data["val"]), "--weights", str(weights), "--out", str(tmp_path / "e")]) == 0
+    printed = capsys.readouterr().out
+    assert "segm:" in printed and "detections on 2 images" in printed
+    metrics = json.loads((tmp_path / "e" / "metrics.json").read_text())
+    validated = json.loads((run / "metrics.jsonl").read_text().splitlines()[-1])
+    assert metrics["segm"]["stats"]["AP"] == pytest.approx(validated["segm"]["AP"], abs=1e-9)
+    # --pred and --weights: exactly one.
+    with pytest.raises(SystemExit):
+        main(["eval", "--gt", str(tiny_data["val"]), "--weights", str(weights), "--pred", "x.json"])
+    assert "not allowed with argument" in capsys.readouterr().err

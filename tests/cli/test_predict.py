@@ -106,3 +106,31 @@ def test_unusable_requests_exit_2_with_a_message_and_write_nothing(weights, tmp_
     error = capsys.readouterr().err
     assert error.startswith("error: ") and expected in error
     assert not (tmp_path / "out").exists()
+
+
+def test_with_a_ground_truth_results_carry_its_image_ids(weights, tmp_path, capsys):
+    root = tmp_path / "data"
+    write_images(root / "images", [("sub/a.png", (30, 40, 3)), ("b.png", (24, 24, 3))])
+    ground_truth = {"images": [{"id": 17, "file_name": "sub/a.png", "width": 40, "height": 30},
+                               {"id": 5, "file_name": "b.png", "width": 24, "height": 24}],
+                    "annotations": [], "categories": [{"id": 3, "name": "disc"}, {"id": 7, "name": "square"}]}
+    (root / "val.json").write_text(json.dumps(ground_truth))
+    out = tmp_path / "out"
+    assert predict("--weights", weights, "--gt", root / "val.json", "--out", out, "--score-threshold", 0.0) == 0
+    images = json.loads((out / "images.json").read_text())["images"]
+    assert [(i["id"], i["file_name"]) for i in images] == [(17, "sub/a.png"), (5, "b.png")]
+    assert {r["image_id"] for r in json.loads((out / "results.json").read_text())} == {17, 5}
+    # A --source within the ground truth keeps its ids; one outside it is refused before anything is written.
+    assert predict("--weights", weights, "--gt", root / "val.json", "--source", root / "images" / "b.png",
+                   "--out", tmp_path / "one", "--score-threshold", 0.0) == 0
+    assert [i["id"] for i in json.loads((tmp_path / "one" / "images.json").read_text())["images"]] == [5]
+    write_images(tmp_path / "other", [("c.png", (24, 24, 3))])
+    capsys.readouterr()
+    assert predict("--weights", weights, "--gt", root / "val.json", "--source", tmp_path / "other",
+                   "--out", tmp_path / "refused") == 2
+    assert "1 of 1 images of --source are not images of" in capsys.readouterr().err
+    # A missing or mis-sized image of the ground truth is named before anything is written.
+    (root / "images" / "b.png").unlink()
+    assert predict("--weights", weights, "--gt", root / "val.json", "--out", tmp_path / "missing") == 2
+    assert "image files: 1 missing, of 2 images listed" in capsys.readouterr().err
+    assert not (tmp_path / "refused").exists() and not (tmp_path / "missing").exists()

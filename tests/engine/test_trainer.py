@@ -1,7 +1,10 @@
 import json
+import os
+import shutil
 
 import pytest
 import torch
+from PIL import Image
 
 from instaseg.cli.main import main
 from instaseg.data.transforms import AugmentConfig
@@ -147,3 +150,61 @@ def test_the_default_recipe_is_the_ablations_choice_everywhere(tiny_data, tmp_pa
     assert recipe(DEFAULT_RECIPE).copy_paste > 0  # copy-paste won the data-scarce ablation
     # Run directories written before the default changed kept no augment block: they resume with 'basic'.
     assert TrainConfig.from_dict({"data": "x", "out": "y"}).augment == recipe("basic")
+
+
+def test_workers_live_across_epochs_and_a_resumed_run_with_workers_matches_one_without(tiny_data, tmp_path,
+                                                                                        one_thread, monkeypatch):
+    """The epoch travels with each sampled index, so worker processes started once serve every epoch, and
+    what they load does not depend on how many there are or on a kill and resume."""
+    from instaseg.data.dataset import InstanceSegmentationDataset
+
+    pid_log = tmp_path / "pids.txt"
+    original = InstanceSegmentationDataset.__getitem__
+
+    def logged(self, key):
+        with pid_log.open("a") as file:  # forked workers inherit the patch and append their pid
+            file.write(f"{os.getpid()}\n")
+        return original(self, key)
+
+    plain = train(config(tiny_data, tmp_path / "plain"))
+    monkeypatch.setattr(InstanceSegmentationDataset, "__getitem__", logged)
+    train(config(tiny_data, tmp_path / "killed", workers=2), stop_after=6)  # killed in its second epoch
+    workers = set(pid_log.read_text().split())
+    assert len(workers) == 2 and str(os.getpid()) not in workers  # two epochs, two processes: none re-forked
+    assert main(["train", "--resume", str(tmp_path / "killed")]) == 0
+    whole, resumed = losses_by_iteration(tmp_path / "plain"), losses_by_iteration(tmp_path / "killed")
+    assert sorted(resumed) == list(range(1, 9)) and plain.state.iteration == 8
+    assert resumed == pytest.approx(whole, rel=1e-4, abs=1e-6)
+
+
+def test_validation_cadence_in_iterations_and_the_ranking_metric(tiny_data, tmp_path):
+    run = tmp_path / "run"
+    trainer = train(config(tiny_data, run, epochs=2, val=str(tiny_data["val"]), eval_every=0, eval_every_iters=3))
+    val = [r for r in read_log(run / "metrics.jsonl") if r["type"] == "val"]
+    assert [r["iteration"] for r in val] == [3, 6, 8]  # every 3 iterations and once at the end
+    best = max(val, key=lambda r: r["segm"]["AP"])
+    assert trainer.state.best_metric == best["segm"]["AP"] and trainer.state.best_iteration == best["iteration"]
+
+
+def test_every_input_is_checked_before_the_run_directory_is_made(tiny_data, tmp_path, capsys):
+    out = tmp_path / "run"
+    common = ["train", "--data", str(tiny_data["train"]), "--out", str(out), "--epochs", "1"]
+    assert main([*common, "--images", str(tmp_path)]) == 2  # a folder without the images
+    error = capsys.readouterr().err
+    assert "image files: 8 missing, of 8 images listed, looked for under" in error and "pass --images DIR" in error
+    assert main([*common, "--model-option", "fpn_chanels=64"]) == 2
+    assert "has no option 'fpn_chanels'; its options: backbone, fpn_channels" in capsys.readouterr().err
+    assert main([*common, "--model-option", "fpn_channels"]) == 2
+    assert "--model-option takes key=value" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main([*common, "--model", "mask_rcnn_r17_fpn"])
+    assert "invalid choice: 'mask_rcnn_r17_fpn'" in capsys.readouterr().err
+    # One image of the wrong size is named too.
+    broken = tmp_path / "broken"
+    shutil.copytree(tiny_data["train"].parent, broken)
+    first = json.loads((broken / "train.json").read_text())["images"][0]["file_name"]
+    Image.new("RGB", (10, 10)).save(broken / "images" / first)
+    assert main(["train", "--data", str(broken / "train.json"), "--out", str(out), "--epochs", "1"]) == 2
+    error = capsys.readouterr().err
+    assert "but 000001.png is width 10, height 10" in error and "image files: 1 of another size" in error
+    assert not out.exists()

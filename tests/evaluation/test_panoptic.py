@@ -1,4 +1,4 @@
-"""Panoptic quality on hand-made images with worked values, file reading, and the merge step."""
+"""Panoptic quality on hand-made images with worked values, and file reading."""
 
 import json
 
@@ -8,7 +8,6 @@ from PIL import Image
 
 from instaseg.evaluation.panoptic import (PanopticInputError, evaluate_panoptic, id_to_rgb, image_counts,
                                           rgb_to_id, summarize)
-from instaseg.inference.postprocess.panoptic import merge_to_panoptic
 
 CATEGORIES = [{"id": 1, "name": "cell", "isthing": 1}, {"id": 2, "name": "dish", "isthing": 0},
               {"id": 3, "name": "other", "isthing": 1}]
@@ -104,19 +103,3 @@ def test_files_round_trip(tmp_path):
     with pytest.raises(PanopticInputError, match="cannot read"):
         evaluate_panoptic(json.loads((tmp_path / "gt.json").read_text()), tmp_path / "gt",
                           json.loads((tmp_path / "pred.json").read_text()), tmp_path / "nowhere")
-
-
-def test_merge_puts_instances_first_by_score_then_stuff():
-    masks = np.zeros((3, 8, 8), dtype=bool)
-    masks[0, :4, :4] = True  # score 0.6
-    masks[1, 2:6, 2:6] = True  # score 0.9: wins the overlap
-    masks[2, 1:5, 1:5] = True  # score 0.7: mostly covered by the others, dropped
-    semantic = np.full((8, 8), 2)
-    semantic[7, :] = 5  # a thin stuff region below the area threshold
-    panoptic, segments = merge_to_panoptic(masks, np.array([0.6, 0.9, 0.7]), [1, 1, 1], semantic, stuff_ids=(2, 5),
-                                           stuff_area_threshold=10)
-    assert [s["score"] for s in segments if s["isthing"]] == [0.9, 0.6]
-    assert (panoptic[2:6, 2:6] == 1).all() and (panoptic[:2, :4] == 2).all()
-    stuff = [s for s in segments if not s["isthing"]]
-    assert [s["category_id"] for s in stuff] == [2]  # category 5 has 8 px < 10
-    assert (panoptic[7] == 0).all() and sum(s["area"] for s in segments) == (panoptic > 0).sum()
