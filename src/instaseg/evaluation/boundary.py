@@ -13,6 +13,8 @@ import cv2
 import numpy as np
 from pycocotools import mask as mask_utils
 
+from instaseg.structures.masks import rle_boxes_xywh
+
 DILATION_RATIO = 0.02
 
 
@@ -37,7 +39,7 @@ def boundary_rle(rle: dict, dilation_ratio: float = DILATION_RATIO) -> dict:
     """
     height, width = (int(v) for v in rle["size"])
     band = np.zeros((height, width), dtype=np.uint8)
-    x, y, w, h = (int(round(v)) for v in mask_utils.toBbox(rle))
+    x, y, w, h = (int(round(v)) for v in rle_boxes_xywh([rle])[0])
     if w > 0 and h > 0:
         crop = mask_utils.decode(rle)[y:y + h, x:x + w]
         band[y:y + h, x:x + w] = boundary_band(crop, dilation_pixels(height, width, dilation_ratio))

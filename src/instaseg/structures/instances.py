@@ -8,27 +8,14 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from instaseg.structures.boxes import boxes_from_bitmaps
 from instaseg.structures.masks import Mask, bitmaps_to_rles
 
 
 def boxes_from_masks(masks: torch.Tensor) -> torch.Tensor:
-    """Tight xyxy boxes (pixel edges, exclusive max) of (N, H, W) bool masks; empty masks give zeros."""
-    if masks.numel() == 0:
-        return torch.zeros((masks.shape[0], 4), dtype=torch.float32, device=masks.device)
-    rows = masks.any(dim=2)  # (N, H)
-    cols = masks.any(dim=1)  # (N, W)
-    height, width = masks.shape[1:]
-    y_idx = torch.arange(height, device=masks.device)
-    x_idx = torch.arange(width, device=masks.device)
-    big = max(height, width) + 1
-    y0 = torch.where(rows, y_idx, big).min(dim=1).values
-    y1 = torch.where(rows, y_idx, -1).max(dim=1).values + 1
-    x0 = torch.where(cols, x_idx, big).min(dim=1).values
-    x1 = torch.where(cols, x_idx, -1).max(dim=1).values + 1
-    boxes = torch.stack([x0, y0, x1, y1], dim=1).float()
-    empty = ~rows.any(dim=1)
-    boxes[empty] = 0.0
-    return boxes
+    """(N, 4) float32 xyxy boxes of (N, H, W) bool masks (see ``structures.boxes``), on the masks' device."""
+    boxes = boxes_from_bitmaps(masks.detach().cpu().numpy().astype(bool, copy=False))
+    return torch.from_numpy(boxes).to(masks.device)
 
 
 @dataclass

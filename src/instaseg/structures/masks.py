@@ -49,12 +49,22 @@ def is_uncompressed_rle(rle: dict) -> bool:
 
 
 def polygons_to_rle(polygons: Sequence[Sequence[float]], height: int, width: int) -> dict:
-    """Rasterise COCO polygons (their union) into one compressed RLE, exactly as pycocotools does."""
+    """Rasterise COCO polygons (their union) into one compressed RLE, exactly as pycocotools does; each
+    polygon needs at least 3 points."""
     for polygon in polygons:
         if len(polygon) < 6 or len(polygon) % 2:
             raise ValueError(f"a polygon needs at least 3 points as x,y pairs; got {len(polygon)} numbers")
-    rles = mask_utils.frPyObjects([list(map(float, p)) for p in polygons], height, width)
-    return mask_utils.merge(rles)
+    return segmentation_to_rle([list(map(float, p)) for p in polygons], height, width)
+
+
+def segmentation_to_rle(segmentation: list | dict, height: int, width: int) -> dict:
+    """A COCO ``segmentation`` (polygons, uncompressed or compressed RLE) as one compressed RLE, as
+    pycocotools' ``annToRLE`` makes it (the path every polygon and uncompressed RLE in instaseg takes)."""
+    if isinstance(segmentation, list):
+        return mask_utils.merge(mask_utils.frPyObjects(segmentation, height, width))
+    if isinstance(segmentation.get("counts"), (str, bytes)):
+        return segmentation
+    return mask_utils.frPyObjects(segmentation, height, width)  # uncompressed; pycocotools refuses the rest
 
 
 def uncompressed_to_rle(rle: dict) -> dict:
@@ -64,12 +74,19 @@ def uncompressed_to_rle(rle: dict) -> dict:
     if sum(counts) != height * width:
         raise ValueError(f"RLE counts sum to {sum(counts)}, but its size {height}x{width} has "
                          f"{height * width} pixels")
-    return mask_utils.frPyObjects({"size": [height, width], "counts": counts}, height, width)
+    return segmentation_to_rle({"size": [height, width], "counts": counts}, height, width)
 
 
 # pycocotools' ``area`` sizes a uint8 array by the list length under NumPy 2, so a list of 256 or more RLEs
 # overflows; this runs it in batches of 255.
 _BATCH = 255
+
+
+def rle_boxes_xywh(rles: Sequence[dict]) -> np.ndarray:
+    """(N, 4) float64 COCO boxes [x, y, width, height] of compressed RLEs (pycocotools' ``toBbox``)."""
+    if not rles:
+        return np.zeros((0, 4))
+    return np.asarray(mask_utils.toBbox([_compressed_counts(r) for r in rles]), dtype=np.float64).reshape(-1, 4)
 
 
 def rle_areas(rles: Sequence[dict]) -> np.ndarray:
@@ -244,7 +261,7 @@ class Mask:
     @property
     def bbox_xywh(self) -> list[float]:
         """COCO box [x, y, w, h] of the mask's pixels, as pycocotools computes it."""
-        return [float(v) for v in mask_utils.toBbox(_compressed_counts(self.to_rle()))]
+        return rle_boxes_xywh([self.to_rle()])[0].tolist()
 
     @property
     def box_xyxy(self) -> list[float]:

@@ -11,6 +11,8 @@ from typing import Sequence
 import cv2
 import numpy as np
 
+from instaseg.structures.boxes import boxes_from_bitmaps
+
 _GOLDEN_RATIO = 0.618033988749895
 
 
@@ -87,7 +89,7 @@ def draw_instances(image: np.ndarray, masks: np.ndarray | None, labels: Sequence
                 cv2.drawContours(canvas, contours, -1, (255, 255, 255), 2, cv2.LINE_AA)
                 cv2.drawContours(canvas, contours, -1, color, 1, cv2.LINE_AA)
         if boxes is None:
-            boxes = _mask_boxes(masks)
+            boxes = boxes_from_bitmaps(masks)
 
     for index in range(count):
         color = colors[index]
@@ -102,12 +104,3 @@ def draw_instances(image: np.ndarray, masks: np.ndarray | None, labels: Sequence
         if text:
             _draw_label(canvas, text, (x0, y0), color, scale)
     return canvas
-
-
-def _mask_boxes(masks: np.ndarray) -> np.ndarray:
-    boxes = np.zeros((len(masks), 4), dtype=np.float32)
-    for index, mask in enumerate(masks):
-        ys, xs = np.nonzero(mask)
-        if len(xs):
-            boxes[index] = (xs.min(), ys.min(), xs.max() + 1, ys.max() + 1)
-    return boxes

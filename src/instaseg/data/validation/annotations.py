@@ -9,11 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from pycocotools import mask as mask_utils
 
 from instaseg.data.validation.boxes import (area_issue, areas_disagree, bbox_issue, bbox_outside_issue,
                                             boxes_disagree, far_from_mask)
-from instaseg.structures.masks import rle_areas
+from instaseg.structures.masks import rle_areas, rle_boxes_xywh
 from instaseg.structures.rle_strings import compressed_rle_totals
 from instaseg.data.validation.problems import ProblemLog, RecordLog, describe_value
 from instaseg.data.validation.segmentation import SegmentationCheck, check_segmentation
@@ -150,7 +149,7 @@ def _check_measurements(items: list[_Measurable]) -> None:
         return
     rles = [item.segmentation.rle for item in items]
     areas = rle_areas(rles)  # (N,)
-    boxes = mask_utils.toBbox(rles).reshape(-1, 4)  # (N, 4) xywh
+    boxes = rle_boxes_xywh(rles)  # (N, 4) xywh
     nowhere = ([np.nan] * 4, np.nan)
     declared_boxes = np.array([item.box if item.box is not None else nowhere[0] for item in items])  # (N, 4)
     declared_areas = np.array([item.area if item.area is not None else np.nan for item in items])  # (N,)

@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from pycocotools import mask as mask_utils
 
 from instaseg.data.validation.problems import describe_value
+from instaseg.structures.masks import polygons_to_rle, segmentation_to_rle
 from instaseg.data.validation.values import NOT_JSON, Issue, is_number
 
 # How far (pixels) a coordinate may stray outside the image before it is reported: float rounding.
@@ -135,8 +135,7 @@ def _check_polygons(polygons: list, height: int | None, width: int | None, resul
             blocking = blocking or issue[0] != "polygon-outside-image"  # outside parts are clipped when drawn
     if not blocking and height is not None and width is not None:
         result.outline = polygon_outline(polygons)
-        result.rle = mask_utils.merge(mask_utils.frPyObjects([list(map(float, p)) for p in polygons],
-                                                             height, width))
+        result.rle = polygons_to_rle(polygons, height, width)
 
 
 def _check_rle(rle: dict, height: int | None, width: int | None, result: SegmentationCheck) -> None:
@@ -182,4 +181,4 @@ def _check_uncompressed_counts(counts: list, height: int, width: int, result: Se
                               f"size [{height}, {width}] has {height * width} pixels"))
         return
     if not result.issues:
-        result.rle = mask_utils.frPyObjects({"size": [height, width], "counts": runs.tolist()}, height, width)
+        result.rle = segmentation_to_rle({"size": [height, width], "counts": runs.tolist()}, height, width)

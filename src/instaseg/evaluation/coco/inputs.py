@@ -18,9 +18,9 @@ from operator import itemgetter, ne
 from typing import Any, Callable, Sequence
 
 import numpy as np
-from pycocotools import mask as mask_utils
 
 from instaseg.errors import InstasegError
+from instaseg.structures.masks import segmentation_to_rle
 from instaseg.evaluation.coco.chunks import in_background
 from instaseg.evaluation.coco.run_lengths import (NOT_TEXT, PROBLEMS, EncodedMasks, PendingEncoding, RunLengths, decode,
                                                    encode_counts, encode_rles)
@@ -218,12 +218,7 @@ def _ground_truth_rle(annotation: dict, image: dict) -> dict:
     if "segmentation" not in annotation:
         raise EvaluationInputError(f"ground truth: annotation {annotation.get('id')}, field 'segmentation' is "
                                    "missing; mask evaluation needs it (use --iou-type bbox for boxes only)")
-    segmentation, height, width = annotation["segmentation"], int(image["height"]), int(image["width"])
-    if isinstance(segmentation, list):
-        return mask_utils.merge(mask_utils.frPyObjects(segmentation, height, width))
-    if isinstance(segmentation["counts"], list):
-        return mask_utils.frPyObjects(segmentation, height, width)
-    return segmentation
+    return segmentation_to_rle(annotation["segmentation"], int(image["height"]), int(image["width"]))
 
 
 def _detections(results: Sequence[dict], images: dict[int, dict], evaluated: np.ndarray, category_ids: np.ndarray,
@@ -439,9 +434,7 @@ def _result_rle(result: dict, image: dict, source: str, index: int) -> dict:
                                        f"{segmentation.get('size')!r} is not the image's [{height}, {width}]")
         return segmentation
     try:  # polygons or uncompressed RLE: pycocotools would fail; convert them as annToRLE does
-        if isinstance(segmentation, list):
-            return mask_utils.merge(mask_utils.frPyObjects(segmentation, height, width))
-        return mask_utils.frPyObjects(segmentation, height, width)
+        return segmentation_to_rle(segmentation, height, width)
     except Exception as error:  # pycocotools raises bare Exceptions and TypeErrors on malformed input
         raise EvaluationInputError(f"{_where(source, index, 'segmentation')} is not an RLE or polygon list: "
                                    f"{error}") from None
