@@ -21,7 +21,8 @@ LIGHT = {"rpn_pre_nms_train": 200, "rpn_post_nms_train": 100, "roi_batch_per_ima
 
 def config(tiny_data, out, **changes) -> TrainConfig:
     values = dict(data=str(tiny_data["train"]), out=str(out), epochs=2, image_size=64, batch_size=2, workers=0,
-                  warmup_iters=3, log_every=1, model_options=LIGHT, checkpoint_every_minutes=1e9)
+                  warmup_iters=3, log_every=1, model_options=LIGHT, checkpoint_every_minutes=1e9,
+                  checkpoint_min_seconds=0)
     values.update(changes)
     return TrainConfig(**values)
 
@@ -208,3 +209,14 @@ def test_every_input_is_checked_before_the_run_directory_is_made(tiny_data, tmp_
     error = capsys.readouterr().err
     assert "but 000001.png is width 10, height 10" in error and "image files: 1 of another size" in error
     assert not out.exists()
+
+
+def test_tiny_epochs_do_not_write_a_checkpoint_or_a_curve_every_step(tiny_data, tmp_path, monkeypatch):
+    from instaseg.engine import hooks
+
+    written = []
+    monkeypatch.setattr(hooks.Checkpointer, "save_last", lambda self: written.append("last"))
+    monkeypatch.setattr(hooks.LossCurve, "draw", lambda self: written.append("curve"))
+    trainer = train(config(tiny_data, tmp_path / "run", epochs=3, batch_size=8, checkpoint_min_seconds=60))
+    assert trainer.state.epoch == 3 and trainer.state.iteration == 3  # one step per epoch
+    assert written == ["last", "curve"]  # each once, at the end

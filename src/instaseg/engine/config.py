@@ -48,7 +48,11 @@ class TrainConfig:
     eval_every_minutes: float = 0.0
     log_every: int = 10  # iterations between training records in metrics.jsonl
     augment: AugmentConfig = field(default_factory=default_augment)  # the measured best recipe
-    checkpoint_every_minutes: float = 5.0  # 'last' checkpoint also written this often within an epoch
+    # The 'last' checkpoint (weights and training state) is written at epoch ends, but not more often than every
+    # ``checkpoint_min_seconds`` (tiny epochs would write it every step), within epochs every
+    # ``checkpoint_every_minutes``, and at the end.
+    checkpoint_every_minutes: float = 5.0
+    checkpoint_min_seconds: float = 60.0
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

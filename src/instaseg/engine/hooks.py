@@ -185,12 +185,13 @@ class Validation(HookBase):
 
 
 class Checkpointer(HookBase):
-    """'last' (weights + full training state) every epoch, every few minutes and at the end; 'best'
-    (weights only) when validation improves."""
+    """'last' (weights + full training state) at epoch ends (at most every ``min_seconds``), every
+    ``every_minutes`` within epochs and at the end; 'best' (weights only) when validation improves."""
 
-    def __init__(self, run_dir: Path, every_minutes: float) -> None:
+    def __init__(self, run_dir: Path, every_minutes: float, min_seconds: float = 0.0) -> None:
         self.directory = run_dir / "weights"
         self.every_seconds = every_minutes * 60
+        self.min_seconds = min_seconds
         self.last_save = time.monotonic()
 
     def before_train(self) -> None:
@@ -202,7 +203,8 @@ class Checkpointer(HookBase):
             self.save_last()
 
     def after_epoch(self) -> None:
-        self.save_last()
+        if time.monotonic() - self.last_save >= self.min_seconds:
+            self.save_last()
 
     def after_train(self) -> None:
         self.save_last()
@@ -216,14 +218,21 @@ class Checkpointer(HookBase):
 
 
 class LossCurve(HookBase):
-    """loss_curve.png in the run directory: training losses and validation AP over iterations."""
+    """loss_curve.png in the run directory: training losses and validation AP over iterations, redrawn at
+    epoch ends (at most every ``min_seconds``: drawing takes a few tenths of a second) and at the end."""
 
-    def __init__(self, run_dir: Path, log_path: Path) -> None:
+    def __init__(self, run_dir: Path, log_path: Path, min_seconds: float = 30.0) -> None:
         self.path = run_dir / "loss_curve.png"
         self.log_path = log_path
+        self.min_seconds = min_seconds
+        self.drawn_at = time.monotonic()
+
+    def before_train(self) -> None:
+        self.drawn_at = time.monotonic()
 
     def after_epoch(self) -> None:
-        self.draw()
+        if time.monotonic() - self.drawn_at >= self.min_seconds:
+            self.draw()
 
     def after_train(self) -> None:
         self.draw()
@@ -232,3 +241,4 @@ class LossCurve(HookBase):
         from instaseg.visualization.curves import plot_training_curves
 
         plot_training_curves(read_log(self.log_path), self.path)
+        self.drawn_at = time.monotonic()

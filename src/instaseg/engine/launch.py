@@ -109,7 +109,7 @@ def build_trainer(config: TrainConfig, *, resume: bool = False, overwrite: bool 
         atomic_write_json(run_dir / CONFIG_FILE, config.to_dict(), indent=2)
 
     log = MetricsLog(run_dir, period=config.log_every)
-    checkpointer = Checkpointer(run_dir, config.checkpoint_every_minutes)
+    checkpointer = Checkpointer(run_dir, config.checkpoint_every_minutes, config.checkpoint_min_seconds)
     hooks = [log, ProgressBar(), checkpointer]
     if val_set is not None:
         evaluator = COCOEvaluator(val_set, main_metric=model.ranking_metric)

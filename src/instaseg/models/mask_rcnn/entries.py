@@ -15,9 +15,9 @@ def build(config: MaskRCNNConfig, num_classes: int):
     return build_mask_rcnn(config, num_classes)
 
 
-for _name, _backbone, _summary in (
-        ("mask_rcnn_r18_fpn", "resnet18", "Mask R-CNN, ResNet-18 + FPN, GroupNorm (two-stage)"),
-        ("mask_rcnn_r50_fpn", "resnet50", "Mask R-CNN, ResNet-50 + FPN, GroupNorm (two-stage)"),
-        ("mask_rcnn_mnv3_fpn", "mobilenet_v3", "Mask R-CNN, MobileNetV3-Large + FPN, GroupNorm (two-stage)")):
-    register_model(ModelEntry(name=_name, config=MaskRCNNConfig(backbone=_backbone), build=build,
-                              light_options=LIGHT_OPTIONS, summary=_summary))
+register_model(ModelEntry(name="mask_rcnn_r18_fpn", config=MaskRCNNConfig(backbone="resnet18"), build=build,
+                          light_options=LIGHT_OPTIONS, summary="Mask R-CNN, ResNet-18 + FPN, GroupNorm"))
+register_model(ModelEntry(name="mask_rcnn_r50_fpn", config=MaskRCNNConfig(backbone="resnet50"), build=build,
+                          light_options=LIGHT_OPTIONS, summary="Mask R-CNN, ResNet-50 + FPN, GroupNorm"))
+register_model(ModelEntry(name="mask_rcnn_mnv3_fpn", config=MaskRCNNConfig(backbone="mobilenet_v3"), build=build,
+                          light_options=LIGHT_OPTIONS, summary="Mask R-CNN, MobileNetV3-Large + FPN, GroupNorm"))
