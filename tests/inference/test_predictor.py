@@ -7,6 +7,7 @@ from instaseg.engine.checkpoint import ModelMetadata, save_checkpoint
 from instaseg.errors import InstasegError
 from instaseg.inference import Predictor
 from instaseg.inference.sources import expand_source, unique_stems
+from instaseg.models.base import Predicts
 from instaseg.structures.instances import Instances
 
 from ..tiny_model import META, build_tiny_model
@@ -158,3 +159,27 @@ def test_sources_get_unique_output_stems(tmp_path):
         expand_source(f"{tmp_path}/*.jpg")
     with pytest.raises(InstasegError, match="no such image file or folder"):
         expand_source(tmp_path / "absent")
+
+
+class BrightRegion:
+    """A method with no training: one instance, the pixels brighter than half, scored 0.9."""
+
+    task = "instance"
+
+    def predict(self, images, *, output_sizes=None, score_threshold=0.05, max_instances=100):
+        results = []
+        for image, size in zip(images, output_sizes or [tuple(i.shape[-2:]) for i in images]):
+            bright = torch.nn.functional.interpolate(image.mean(0)[None, None], size=size)[0] > 0.5
+            results.append(Instances.from_masks(bright, [0], [0.9]))
+        return results
+
+
+def test_a_method_without_training_predicts_through_the_predictor():
+    method = BrightRegion()
+    assert isinstance(method, Predicts)
+    image = np.zeros((90, 120, 3), np.uint8)
+    image[10:40, 20:100] = 255
+    result = Predictor(method, META, score_threshold=0.5)(image)
+    assert result.image_size == (90, 120) and result.labels.tolist() == [0]
+    assert torch.allclose(result.boxes, torch.tensor([[20.0, 10, 100, 40]]), atol=1.5)  # through a 64 px resize
+    assert len(Predictor(method, META, score_threshold=0.95)(image)) == 0
