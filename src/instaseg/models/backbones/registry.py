@@ -6,6 +6,7 @@ from typing import Callable
 
 from torch import nn
 
+from instaseg.models.backbones.csp import CSPBackbone
 from instaseg.models.backbones.mobilenet import MobileNetV3Features
 from instaseg.models.backbones.resnet import ResNetFeatures
 
@@ -13,6 +14,9 @@ BACKBONES: dict[str, Callable[..., nn.Module]] = {
     "resnet18": lambda **options: ResNetFeatures(18, **options),
     "resnet50": lambda **options: ResNetFeatures(50, **options),
     "mobilenet_v3": MobileNetV3Features,
+    "csp_nano": lambda: CSPBackbone("nano"),
+    "csp_small": lambda: CSPBackbone("small"),
+    "csp_medium": lambda: CSPBackbone("medium"),
 }
 
 
