@@ -1,0 +1,30 @@
+"""YOLACT settings: a CSP backbone and PAN neck, a dense anchor-free head and a prototype mask branch."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class YolactConfig:
+    backbone: str = "csp_nano"  # csp_nano | csp_small | csp_medium
+    num_prototypes: int = 32
+    prototype_channels: int = 64
+    # Task-aligned assignment (see ``models.assigners``).
+    assign_top_k: int = 10
+    assign_alpha: float = 0.5
+    assign_beta: float = 6.0
+    # Loss weights.
+    class_weight: float = 1.0
+    box_weight: float = 2.5
+    mask_weight: float = 2.0
+    semantic_weight: float = 1.0  # YOLACT++'s auxiliary semantic segmentation of the finest level
+    # Prediction.
+    pre_nms_candidates: int = 1000
+    nms_threshold: float = 0.6
+    mask_resolution: int = 56  # box-relative mask cells before pasting at full resolution
+    mask_threshold: float = 0.5
+    # Input normalisation.
+    pixel_mean: tuple[float, float, float] = (0.485, 0.456, 0.406)
+    pixel_std: tuple[float, float, float] = (0.229, 0.224, 0.225)
+    size_divisibility: int = 32
