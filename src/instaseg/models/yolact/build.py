@@ -17,7 +17,8 @@ def build_yolact(config: YolactConfig, num_classes: int) -> Yolact:
     backbone = build_backbone(config.backbone)
     neck = PAN(backbone.out_channels[-3:])
     head = DenseHead(neck.out_channels, num_classes, config.num_prototypes)
-    prototypes = PrototypeNet(neck.out_channels[0], config.prototype_channels, config.num_prototypes)
+    prototypes = PrototypeNet(neck.out_channels[0], backbone.out_channels[0], config.prototype_channels,
+                              config.num_prototypes)
     semantic = nn.Conv2d(neck.out_channels[0], num_classes, 1)
     nn.init.constant_(semantic.bias, -math.log(99.0))
     return Yolact(backbone=backbone, neck=neck, head=head, prototypes=prototypes, semantic=semantic, config=config)

@@ -1,4 +1,4 @@
-"""YOLACT settings: a CSP backbone and PAN neck, a dense anchor-free head and a prototype mask branch."""
+"""YOLACT settings: a CSP backbone and PAN neck, a dense anchor-free head and stride-2 prototype masks."""
 
 from __future__ import annotations
 
@@ -14,10 +14,10 @@ class YolactConfig:
     assign_top_k: int = 10
     assign_alpha: float = 0.5
     assign_beta: float = 6.0
-    # Loss weights.
-    class_weight: float = 1.0
-    box_weight: float = 2.5
-    mask_weight: float = 2.0
+    # Loss weights (YOLOv8-seg's gains; the one-image overfit check passes with them in 300 steps).
+    class_weight: float = 0.5
+    box_weight: float = 7.5
+    mask_weight: float = 7.5
     semantic_weight: float = 1.0  # YOLACT++'s auxiliary semantic segmentation of the finest level
     # Prediction.
     pre_nms_candidates: int = 1000

@@ -2,7 +2,7 @@
 
 Each neck level gets a decoupled head (as YOLOv8): a class branch, a box branch (distances from the point
 to the four sides, in strides) and a coefficient branch (tanh, one per prototype). The prototype network
-upsamples the finest level to stride 4 and outputs ``k`` prototype masks shared by every instance.
+outputs ``k`` prototype masks at stride 2, shared by every instance.
 """
 
 from __future__ import annotations
@@ -46,13 +46,24 @@ class DenseHead(nn.Module):
 
 
 class PrototypeNet(nn.Module):
-    """(B, C, H, W) at stride 8 -> (B, k, 2H, 2W) prototypes at stride 4 (small objects keep their shape)."""
+    """The finest neck level (stride 8) and the backbone's stride-4 level -> (B, k, H/2, W/2) prototypes.
 
-    def __init__(self, in_channels: int, channels: int, num_prototypes: int) -> None:
+    At stride 4 a mask cannot hold the hole of a 14-pixel ring or a thin part (the ground truth itself, sent
+    through stride-4 cells, keeps 0.91 mean IoU on a bench image; through stride-2 cells, 0.98), so the
+    prototypes are made at stride 2, from upsampled context plus the backbone's stride-4 detail, with few
+    channels where the maps are large.
+    """
+
+    def __init__(self, in_channels: int, detail_channels: int, channels: int, num_prototypes: int) -> None:
         super().__init__()
-        self.before = ConvNormAct(in_channels, channels, 3)
-        self.after = nn.Sequential(ConvNormAct(channels, channels, 3), ConvNormAct(channels, channels, 3),
-                                   nn.Conv2d(channels, num_prototypes, 1))
+        self.context = ConvNormAct(in_channels, channels, 3)
+        self.detail = ConvNormAct(detail_channels, channels, 1)
+        self.stride4 = ConvNormAct(channels, channels // 2, 3)
+        self.stride2 = ConvNormAct(channels // 2, channels // 2, 3)
+        self.project = nn.Conv2d(channels // 2, num_prototypes, 1)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.after(F.interpolate(self.before(x), scale_factor=2.0, mode="nearest"))
+    def forward(self, finest: torch.Tensor, detail: torch.Tensor) -> torch.Tensor:
+        """(B, C, H/8, W/8) and (B, C_d, H/4, W/4) -> (B, k, H/2, W/2)."""
+        x = F.interpolate(self.context(finest), size=detail.shape[-2:], mode="nearest") + self.detail(detail)
+        x = F.interpolate(self.stride4(x), scale_factor=2.0, mode="nearest")
+        return self.project(self.stride2(x))

@@ -24,7 +24,7 @@ from instaseg.models.yolact.config import YolactConfig
 from instaseg.models.yolact.head import DenseHead, PrototypeNet
 from instaseg.structures.instances import Instances
 
-PROTOTYPE_STRIDE = 4
+PROTOTYPE_STRIDE = 2
 
 
 class Yolact(InstanceSegmentationModel):
@@ -43,13 +43,15 @@ class Yolact(InstanceSegmentationModel):
     # Shared by both paths
     def run_network(self, images: Sequence[torch.Tensor]):
         """(padded batch, image sizes, levels, class logits (B, A, K), boxes (B, A, 4) xyxy, coefficients
-        (B, A, k), prototypes (B, k, H/4, W/4), anchor points (A, 2))."""
+        (B, A, k), prototypes (B, k, H/2, W/2), anchor points (A, 2))."""
         batch, sizes = normalize_and_pad(images, self.pixel_mean, self.pixel_std, self.config.size_divisibility)
-        levels = list(self.neck(self.backbone(batch)).values())  # strides 8, 16, 32
+        features = self.backbone(batch)  # strides 4, 8, 16, 32
+        levels = list(self.neck(features).values())  # strides 8, 16, 32
         class_logits, distances, coefficients = self.head(levels)
         points, strides = anchor_points(levels, batch.shape[-2])
         boxes = torch.cat([points - distances[..., :2] * strides, points + distances[..., 2:] * strides], dim=-1)
-        return batch, sizes, levels, class_logits, boxes, coefficients, self.prototypes(levels[0]), points
+        prototypes = self.prototypes(levels[0], features["0"])
+        return batch, sizes, levels, class_logits, boxes, coefficients, prototypes, points
 
     # Training
     def loss(self, images: Sequence[torch.Tensor], targets: Sequence[Instances]) -> dict[str, torch.Tensor]:
