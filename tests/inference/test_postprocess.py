@@ -59,3 +59,24 @@ def test_merge_puts_instances_first_by_score_then_stuff():
     stuff = [s for s in segments if not s["isthing"]]
     assert [s["category_id"] for s in stuff] == [2]  # category 5 has 8 px < 10
     assert (panoptic[7] == 0).all() and sum(s["area"] for s in segments) == (panoptic > 0).sum()
+
+
+def test_fast_nms_keeps_no_overlapping_pair_and_a_subset_of_greedy_nms():
+    from torchvision.ops import batched_nms
+
+    from instaseg.inference.postprocess.nms import fast_nms
+
+    generator = torch.Generator().manual_seed(0)
+    corners = torch.rand((200, 2), generator=generator) * 100
+    boxes = torch.cat([corners, corners + 5 + torch.rand((200, 2), generator=generator) * 30], dim=1)
+    scores = torch.rand(200, generator=generator)
+    labels = torch.randint(0, 3, (200,), generator=generator)
+    kept = fast_nms(boxes, scores, labels, 0.5)
+    assert bool((scores[kept][:-1] >= scores[kept][1:]).all())
+    from torchvision.ops import box_iou
+
+    overlaps = box_iou(boxes[kept], boxes[kept]).fill_diagonal_(0) * (labels[kept][:, None] == labels[kept][None])
+    assert float(overlaps.max()) <= 0.5
+    assert set(kept.tolist()) <= set(batched_nms(boxes, scores, labels, 0.5).tolist())
+    assert len(fast_nms(boxes, scores, torch.arange(200), 0.5)) == 200  # all different classes: none suppressed
+    assert fast_nms(boxes[:0], scores[:0], labels[:0], 0.5).shape == (0,)

@@ -13,8 +13,9 @@ from typing import Sequence
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torchvision.ops import batched_nms, clip_boxes_to_image, roi_align
+from torchvision.ops import clip_boxes_to_image, roi_align
 
+from instaseg.inference.postprocess.nms import fast_nms
 from instaseg.inference.postprocess.paste import paste_masks
 from instaseg.models.assigners import TaskAlignedAssigner
 from instaseg.models.base import ImageSize, InstanceSegmentationModel, resolve_output_sizes
@@ -95,13 +96,13 @@ class Yolact(InstanceSegmentationModel):
                    max_instances: int) -> Instances:
         """One image: (A, K) scores, (A, 4) boxes, (A, k) coefficients, (k, h, w) prototypes -> Instances."""
         config = self.config
-        # Every (point, class) above the threshold is a candidate; the best few go to class-wise NMS.
+        # Every (point, class) above the threshold is a candidate; the best few go to class-wise Fast NMS.
         flat = scores.flatten()
         candidates = torch.nonzero(flat > score_threshold).squeeze(1)
         candidates = candidates[flat[candidates].topk(min(config.pre_nms_candidates, len(candidates))).indices]
         points, labels = candidates // scores.shape[1], candidates % scores.shape[1]
         candidate_boxes = clip_boxes_to_image(boxes[points], size)
-        keep = batched_nms(candidate_boxes, flat[candidates], labels, config.nms_threshold)[:max_instances]
+        keep = fast_nms(candidate_boxes, flat[candidates], labels, config.nms_threshold)[:max_instances]
         points, labels, kept_boxes = points[keep], labels[keep], candidate_boxes[keep]
         kept_scores = flat[candidates[keep]]
         # Masks of the kept instances only: coefficients . prototypes, sampled inside each box, pasted once.
