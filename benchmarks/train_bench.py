@@ -40,6 +40,8 @@ from _common import (DEFAULT_BENCH_DIR, DEFAULT_THREADS, LATENCY_SCORE_THRESHOLD
                      ensure_bench_data, format_table, instaseg_predictor, load_average, load_images, peak_rss_mib,
                      set_threads, time_per_image, warn_if_busy)
 
+from instaseg.models import list_models  # noqa: E402  (torch-free)
+
 DEFAULT_OUT = REPO_ROOT / "runs" / "bench_train" / "results.json"
 
 TABLE_COLUMNS = (("model", "model", "s"), ("minutes", "budget min", ".1f"), ("train_wall_s", "train wall s", ".0f"),
@@ -52,7 +54,8 @@ TABLE_COLUMNS = (("model", "model", "s"), ("minutes", "budget min", ".1f"), ("tr
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS)
+    parser.add_argument("--models", nargs="+", default=list(MODELS), choices=list_models(),
+                        help=f"default: {' '.join(MODELS)}")
     parser.add_argument("--minutes", type=float, default=20.0, help="training budget per model")
     parser.add_argument("--data", type=Path, default=DEFAULT_BENCH_DIR,
                         help="bench preset folder (generated when absent)")
