@@ -183,3 +183,23 @@ def test_a_method_without_training_predicts_through_the_predictor():
     assert result.image_size == (90, 120) and result.labels.tolist() == [0]
     assert torch.allclose(result.boxes, torch.tensor([[20.0, 10, 100, 40]]), atol=1.5)  # through a 64 px resize
     assert len(Predictor(method, META, score_threshold=0.95)(image)) == 0
+
+
+def test_batch_norms_are_folded_for_prediction_without_touching_the_model():
+    from instaseg.models import create_model, resolve_config
+    from instaseg.models.options import config_to_dict
+
+    torch.manual_seed(0)
+    model = create_model("yolact_csp_nano", num_classes=2, num_prototypes=8).eval()
+    metadata = ModelMetadata(**{**META.__dict__, "model": "yolact_csp_nano",
+                                "model_config": config_to_dict(resolve_config("yolact_csp_nano"))})
+    predictor = Predictor(model, metadata, score_threshold=0.0, max_instances=20)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in predictor.model.modules())
+    assert any(isinstance(m, torch.nn.BatchNorm2d) for m in model.modules())
+    image = noise_image(64, 64)
+    tensor = predictor.preprocess(image)
+    with torch.inference_mode():
+        folded = predictor.model.predict([tensor], score_threshold=0.0, max_instances=20)[0]
+        plain = model.predict([tensor], score_threshold=0.0, max_instances=20)[0]
+    assert torch.allclose(folded.scores, plain.scores, atol=1e-4)
+    assert torch.allclose(folded.boxes, plain.boxes, atol=1e-2)
