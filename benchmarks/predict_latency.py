@@ -24,6 +24,8 @@ import torch
 from _common import (DEFAULT_BENCH_DIR, DEFAULT_THREADS, MODELS, ensure_bench_data, format_table, load_images,
                      set_threads, time_per_image, warn_if_busy)
 
+from instaseg.models import list_models  # noqa: E402  (torch-free)
+
 COLUMNS = (("model", "model", "s"), ("detections", "max dets", "d"), ("detections_per_image", "dets/img", ".1f"),
            ("median_ms", "median ms", ".1f"), ("p90_ms", "p90 ms", ".1f"), ("mean_ms", "mean ms", ".1f"),
            ("images", "images", "d"))
@@ -31,7 +33,7 @@ COLUMNS = (("model", "model", "s"), ("detections", "max dets", "d"), ("detection
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS)
+    parser.add_argument("--models", nargs="+", default=list(MODELS), choices=list_models())
     parser.add_argument("--checkpoint", type=Path, help="time this checkpoint instead of untrained models")
     parser.add_argument("--detections", type=int, nargs="+", default=[100, 10],
                         help="detections per image to time at (max_instances, score threshold 0)")
