@@ -115,6 +115,16 @@ def test_a_checkpoint_is_evaluated_on_the_ground_truths_images(tiny_data, tmp_pa
     metrics = json.loads((tmp_path / "e" / "metrics.json").read_text())
     validated = json.loads((run / "metrics.jsonl").read_text().splitlines()[-1])
     assert metrics["segm"]["stats"]["AP"] == pytest.approx(validated["segm"]["AP"], abs=1e-9)
+    # A missing image of the ground truth is named before anything is written.
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(tiny_data["val"].parent, copy)
+    first = json.loads((copy / "val.json").read_text())["images"][0]["file_name"]
+    (copy / "images" / first).unlink()
+    assert main(["eval", "--gt", str(copy / "val.json"), "--weights", str(weights), "--out", str(tmp_path / "x")]) == 2
+    assert "image files: 1 missing, of 2 images listed" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
     # --pred and --weights: exactly one.
     with pytest.raises(SystemExit):
         main(["eval", "--gt", str(tiny_data["val"]), "--weights", str(weights), "--pred", "x.json"])

@@ -51,8 +51,9 @@ def run(args: argparse.Namespace) -> int:
         prepare_output_dir(args.out, args.overwrite)  # refuses a non-empty folder before any work
     if args.iou_type == "panoptic":
         return run_panoptic(args, prepare_output_dir(args.out, args.overwrite) if args.out else None)
-    ground_truth = load_ground_truth(args.gt)
-    results = predict_results(args) if args.weights is not None else load_results(args.pred)
+    # With --weights the image files are checked too: the ground truth is read and validated once.
+    ground_truth = load_ground_truth(args.gt, args.images, check_images=args.weights is not None)
+    results = predict_results(args, ground_truth) if args.weights is not None else load_results(args.pred)
     out = prepare_output_dir(args.out, args.overwrite) if args.out else None
     if out is not None and args.weights is not None:
         atomic_write_json(out / "results.json", results)  # what was scored, for instaseg eval --pred
@@ -84,17 +85,18 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def predict_results(args: argparse.Namespace) -> list[dict]:
-    """COCO results of the checkpoint on every ground-truth image, through the predictor (the path validation
-    takes), keyed by the ground truth's image ids."""
-    from instaseg.data.formats.coco import read_coco
+def predict_results(args: argparse.Namespace, ground_truth: dict) -> list[dict]:
+    """COCO results of the checkpoint on every image of the (validated) ``ground_truth``, through the predictor
+    (the path validation takes), keyed by its image ids."""
+    from instaseg.data.formats.coco import coco_to_dataset
+    from instaseg.data.validation import resolve_image_root
     from instaseg.evaluation.coco import instances_to_coco_results
     from instaseg.inference.dataset_prediction import predict_dataset
     from instaseg.inference.predictor import EVALUATION_MAX_INSTANCES, EVALUATION_SCORE_FLOOR, Predictor
 
     if args.batch < 1:
         raise InstasegError(f"--batch must be at least 1; got {args.batch}")
-    dataset = read_coco(args.gt, args.images, check_images=True)  # names missing or mis-sized images
+    dataset = coco_to_dataset(ground_truth, resolve_image_root(args.gt, args.images))
     predictor = Predictor.from_checkpoint(args.weights, device=args.device, score_threshold=EVALUATION_SCORE_FLOOR,
                                           max_instances=EVALUATION_MAX_INSTANCES)
     if sorted(predictor.category_ids) != sorted(c.id for c in dataset.categories):
@@ -106,15 +108,12 @@ def predict_results(args: argparse.Namespace) -> list[dict]:
     return results
 
 
-def load_ground_truth(path: Path) -> dict:
-    """The parsed COCO file after the strict checks; errors list every problem with its record and field."""
-    from instaseg.data.validation import check_coco, format_problems
-    from instaseg.errors import DatasetError
+def load_ground_truth(path: Path, images: Path | None = None, check_images: bool = False) -> dict:
+    """The parsed COCO file after the strict checks (and its image files' headers, with ``check_images``);
+    errors list every problem with its record and field."""
+    from instaseg.data.validation import load_checked_payload
 
-    report = check_coco(path, check_images=False)
-    if report.errors:
-        raise DatasetError(f"{report.summary()}:\n  " + "\n  ".join(format_problems(report.errors, 5)))
-    return report.payload
+    return load_checked_payload(path, images, check_images)
 
 
 def load_results(path: Path) -> list[dict]:
