@@ -34,6 +34,26 @@ def ensure_bench_data(folder: Path = DEFAULT_BENCH_DIR, preset: str = "bench") -
     return folder
 
 
+def first_images_split(data: Path, count: int) -> Path:
+    """``data/train.json``, or (``count`` > 0) a JSON of only its first ``count`` images written beside it, so
+    image paths still resolve: the data-scarce setting."""
+    import json
+
+    full = Path(data) / "train.json"
+    if not count:
+        return full
+    from instaseg.utils.files import atomic_write_json
+
+    subset = Path(data) / f"train_first{count}.json"
+    if not subset.is_file():
+        payload = json.loads(full.read_text(encoding="utf-8"))
+        images = payload["images"][:count]
+        kept = {image["id"] for image in images}
+        atomic_write_json(subset, {**payload, "images": images,
+                                   "annotations": [a for a in payload["annotations"] if a["image_id"] in kept]})
+    return subset
+
+
 def set_threads(threads: int) -> None:
     """The same intra-op thread count on every side of a comparison (set before heavy work starts)."""
     import torch
@@ -88,6 +108,30 @@ def instaseg_predictor(model, metadata, score_threshold: float = LATENCY_SCORE_T
     from instaseg.inference.predictor import Predictor
 
     return Predictor(model, metadata, score_threshold=score_threshold, max_instances=max_instances)
+
+
+def upscaled(images: Sequence[np.ndarray], size: int) -> list[np.ndarray]:
+    """The images resized (bilinear) so their longer side is ``size``: latency at a larger input."""
+    import cv2
+
+    resized = []
+    for image in images:
+        factor = size / max(image.shape[:2])
+        shape = (round(image.shape[1] * factor), round(image.shape[0] * factor))
+        resized.append(cv2.resize(image, shape, interpolation=cv2.INTER_LINEAR))
+    return resized
+
+
+def network_gflops(run: Callable[[Any], Any], size: int) -> float:
+    """GFLOPs of ``run`` on one random ``size`` x ``size`` image (a (3, H, W) float tensor), counted by
+    torch's FlopCounterMode: 2 per multiply-add, convolutions and matrix products only, as the peers count."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    image = torch.rand((3, size, size))
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        run(image)
+    return counter.get_total_flops() / 1e9
 
 
 def load_images(paths: Sequence[Path]) -> list[np.ndarray]:

@@ -1,5 +1,5 @@
-"""Overfitting one image reproduces its masks: train a model (any registered one) on a single bench image (augmentation and EMA
-off, the same batch repeated) for a few hundred steps, predict it, and report the mask IoU of each
+"""Overfitting one image reproduces its masks: train a model (any registered one) on a single bench image
+(augmentation and EMA off, the same batch repeated) for a few hundred steps, predict it, and report the mask IoU of each
 ground-truth instance with its best-matching prediction. Target: mean IoU > 0.9. The ``ceiling`` column is
 what a perfect fit could reach: the ground-truth mask itself sent through the 28 x 28 mask targets and the
 pasting back to the image.

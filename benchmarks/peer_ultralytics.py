@@ -1,5 +1,6 @@
-"""The peer: Ultralytics YOLOv8n-seg trained from scratch on the bench preset, under the same time budget,
-image size and thread count as benchmarks/train_bench.py, and scored by the same instaseg COCO evaluator.
+"""The peers: Ultralytics YOLOv8n-seg and YOLO26n-seg trained from scratch on the bench preset, under the same
+time budget, image size and thread count as benchmarks/train_bench.py, and scored by the same instaseg COCO
+evaluator.
 
 Ultralytics is not an instaseg dependency. It lives in its own environment, runs/peer_env, which this script
 creates on first use with uv (torch and torchvision pinned to the project's versions in the same command, so
@@ -10,14 +11,14 @@ they are not replaced, and instaseg installed editable beside it); the equivalen
 
 Then, from the project's environment:
 
-    uv run python benchmarks/peer_ultralytics.py                   # 20 minutes, 2 threads, 320 px
-    uv run python benchmarks/peer_ultralytics.py --minutes 1
+    uv run python benchmarks/peer_ultralytics.py                   # YOLOv8n-seg, 20 minutes, 2 threads, 320 px
+    uv run python benchmarks/peer_ultralytics.py --model yolo26n-seg --minutes 1
 
 The bench preset is converted to YOLO-seg with instaseg's converter into runs/peer_data. Training runs in a
 child process inside the peer environment, fully offline (no weights, no downloads: the model is built
-from yolov8n-seg.yaml), with Ultralytics' own defaults otherwise (batch 16, mosaic, its schedule), AMP and
-plots off and its own validation skipped. Ultralytics' ``time=`` budget is wall-clock hours of its training
-loop. Its predictions on the val split (conf 0.001, at most 100 per image, masks at the original
+from its yaml, e.g. yolov8n-seg.yaml), with Ultralytics' own defaults otherwise (batch 16, mosaic, its
+schedule), AMP and plots off and its own validation skipped. Ultralytics' ``time=`` budget is wall-clock hours
+of its training loop. Its predictions on the val split (conf 0.001, at most 100 per image, masks at the original
 resolution) go through instaseg's COCOEvaluator, so the figures are comparable with train_bench.py's.
 Prints mask AP / AP50 / AP75, box AP, training images/s, peak memory and predictor latency, and, when
 train_bench.py's results JSON exists, the side-by-side table.
@@ -37,25 +38,31 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from _common import (DEFAULT_BENCH_DIR, DEFAULT_THREADS, LATENCY_SCORE_THRESHOLD, REPO_ROOT, ensure_bench_data,
-                     format_table, load_average, peak_rss_mib, time_per_image, warn_if_busy)
+                     first_images_split, format_table, load_average, network_gflops, peak_rss_mib, time_per_image,
+                     upscaled, warn_if_busy)
 
 PEER_ENV = REPO_ROOT / "runs" / "peer_env"
 PEER_DATA = REPO_ROOT / "runs" / "peer_data"
 PEER_RUNS = REPO_ROOT / "runs" / "bench_peer"
 ULTRALYTICS_VERSION = "8.4.190"  # the version these settings were checked against
 PINNED = ("torch==2.14.1", "torchvision==0.29.2")  # the project's versions (pyproject.toml)
-PEER_MODEL = "yolov8n-seg"
+# YOLOv8n-seg, and the newest nano segmentation model this Ultralytics version ships.
+PEER_MODELS = ("yolov8n-seg", "yolo26n-seg")
 TRAIN_RESULTS = REPO_ROOT / "runs" / "bench_train" / "results.json"
 
 TABLE_COLUMNS = (("model", "model", "s"), ("minutes", "budget min", ".1f"), ("train_wall_s", "train wall s", ".0f"),
                  ("images_per_s", "img/s", ".2f"), ("peak_rss_train_mib", "peak RSS train MiB", ".0f"),
                  ("mask_AP", "mask AP", ".4f"), ("mask_AP50", "AP50", ".4f"), ("mask_AP75", "AP75", ".4f"),
-                 ("box_AP", "box AP", ".4f"), ("latency_median_ms", "latency ms (p50)", ".1f"),
-                 ("latency_p90_ms", "p90", ".1f"), ("detections_per_image", "dets/img", ".1f"))
+                 ("box_AP", "box AP", ".4f"), ("boundary_AP", "boundary AP", ".4f"),
+                 ("parameters_m", "params M", ".2f"), ("gflops", "GFLOPs", ".1f"),
+                 ("latency_median_ms", "latency ms (p50)", ".1f"), ("latency_p90_ms", "p90", ".1f"),
+                 ("latency_large_median_ms", "2x size p50", ".1f"), ("latency_large_p90_ms", "p90", ".1f"),
+                 ("detections_per_image", "dets/img", ".1f"))
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", choices=PEER_MODELS, default=PEER_MODELS[0], help="the peer architecture")
     parser.add_argument("--minutes", type=float, default=20.0, help="training budget (wall-clock)")
     parser.add_argument("--data", type=Path, default=DEFAULT_BENCH_DIR,
                         help="bench preset folder (generated when absent)")
@@ -66,7 +73,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--latency-score", type=float, default=LATENCY_SCORE_THRESHOLD,
                         help="confidence threshold while timing latency (the same as train_bench.py's)")
     parser.add_argument("--env", type=Path, default=PEER_ENV, help="the peer's virtual environment")
-    parser.add_argument("--out", type=Path, default=PEER_RUNS / "results.json")
+    parser.add_argument("--out", type=Path, default=PEER_RUNS / "results.json", help="results JSON (merged by model)")
+    parser.add_argument("--train-images", type=int, default=0,
+                        help="train on the first N images of the train split only (0: all), as train_bench.py")
     parser.add_argument("--train-results", type=Path, default=TRAIN_RESULTS,
                         help="train_bench.py's results, for the side-by-side table")
     parser.add_argument("--child-result", type=Path, help=argparse.SUPPRESS)  # internal: train here
@@ -89,25 +98,34 @@ def ensure_peer_env(env: Path) -> Path:
     return python
 
 
-def ensure_yolo_data(bench: Path, folder: Path = PEER_DATA) -> Path:
-    """The bench preset as YOLO-seg (train and val split folders), converted by instaseg; its data.yaml."""
+def yolo_data_folder(train_images: int) -> Path:
+    """Where the YOLO-seg copy of the bench preset (or of its first N training images) lives."""
+    return PEER_DATA if not train_images else PEER_DATA.with_name(f"peer_data_first{train_images}")
+
+
+def ensure_yolo_data(bench: Path, train_images: int = 0) -> Path:
+    """The bench preset (its first ``train_images`` training images when set) as YOLO-seg (train and val split
+    folders), converted by instaseg; its data.yaml."""
     import yaml
 
     from instaseg.data.convert import convert
     from instaseg.utils.files import atomic_write_text
 
+    folder = yolo_data_folder(train_images)
+    sources = {"train": first_images_split(bench, train_images), "val": bench / "val.json"}
+    source = str(sources["train"].resolve())
     data_yaml = folder / "data.yaml"
     if data_yaml.is_file() and yaml.safe_load(data_yaml.read_text(encoding="utf-8")).get(
-            "instaseg_source") == str(bench.resolve()):
-        return data_yaml  # converted from this very folder before
-    for split in ("train", "val"):
-        print(f"converting {bench / f'{split}.json'} to YOLO-seg ...", flush=True)
-        convert(bench / f"{split}.json", "coco", "yolo-seg", folder / split, overwrite=True, split=split)
+            "instaseg_source") in (source, str(bench.resolve()) if not train_images else None):
+        return data_yaml  # converted from this very file before
+    for split, path in sources.items():
+        print(f"converting {path} to YOLO-seg ...", flush=True)
+        convert(path, "coco", "yolo-seg", folder / split, overwrite=True, split=split)
     # One data.yaml naming both splits (each converted folder's own yaml points at its single split).
     names = yaml.safe_load((folder / "train" / "data.yaml").read_text(encoding="utf-8"))
     config = {"path": str(folder.resolve()), "train": "train/images/train", "val": "val/images/val",
               "names": names["names"], "coco_category_ids": names["coco_category_ids"],
-              "instaseg_source": str(bench.resolve())}  # Ultralytics ignores unknown keys
+              "instaseg_source": source}  # Ultralytics ignores unknown keys
     atomic_write_text(data_yaml, yaml.safe_dump(config, sort_keys=False))
     return data_yaml
 
@@ -117,7 +135,8 @@ def run_peer(args: argparse.Namespace, python: Path) -> dict:
     with tempfile.TemporaryDirectory() as scratch:
         result_path = Path(scratch) / "result.json"
         command = [str(python), str(Path(__file__).resolve()), "--child-result", str(result_path),
-                   "--minutes", str(args.minutes), "--data", str(args.data), "--image-size", str(args.image_size),
+                   "--model", args.model, "--minutes", str(args.minutes), "--data", str(args.data),
+                   "--image-size", str(args.image_size), "--train-images", str(args.train_images),
                    "--batch-size", str(args.batch_size), "--threads", str(args.threads),
                    "--latency-images", str(args.latency_images), "--latency-score", str(args.latency_score)]
         process = subprocess.Popen(command)
@@ -129,6 +148,14 @@ def run_peer(args: argparse.Namespace, python: Path) -> dict:
     result["peak_rss_process_mib"] = usage.ru_maxrss / 1024
     result["date"] = datetime.now(timezone.utc).strftime("%Y-%m-%d")
     return result
+
+
+def read_results(path: Path) -> dict[str, dict]:
+    """The peer results saved so far, by model (an older file held one result)."""
+    if not path.is_file():
+        return {}
+    payload = json.loads(path.read_text(encoding="utf-8"))
+    return payload["models"] if "models" in payload else {payload["model"]: payload}
 
 
 def side_by_side(peer: dict, train_results: Path) -> str | None:
@@ -150,16 +177,16 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     ensure_bench_data(args.data)
     python = ensure_peer_env(args.env)
-    ensure_yolo_data(args.data)
+    ensure_yolo_data(args.data, args.train_images)
     warn_if_busy()
-    print(f"{PEER_MODEL} from scratch on the bench preset at {args.image_size} px, {args.minutes:g} min, "
+    print(f"{args.model} from scratch on the bench preset at {args.image_size} px, {args.minutes:g} min, "
           f"{args.threads} threads, batch {args.batch_size}, {os.cpu_count()} CPUs", flush=True)
     result = run_peer(args, python)
 
     from instaseg.utils.files import atomic_write_json
 
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(args.out, result, indent=2)
+    atomic_write_json(args.out, {"models": {**read_results(args.out), result["model"]: result}}, indent=2)
     print()
     print(format_table([result], TABLE_COLUMNS))
     print(f"{result['epochs']:.2f} epochs, {result['train_images']} images; of the {result['train_wall_s']:.0f} s "
@@ -264,23 +291,23 @@ def run_child(args: argparse.Namespace) -> dict:
     PEER_RUNS.mkdir(parents=True, exist_ok=True)
     YOLO = _offline_ultralytics(PEER_RUNS / "config", args.threads)
     trainer_class = _counting_trainer()
-    model = YOLO(f"{PEER_MODEL}.yaml", task="segment")  # architecture only: trained from scratch
+    model = YOLO(f"{args.model}.yaml", task="segment")  # architecture only: trained from scratch
     load_before = load_average()
-    model.train(trainer=trainer_class, data=str(PEER_DATA / "data.yaml"), epochs=1000,
+    model.train(trainer=trainer_class, data=str(yolo_data_folder(args.train_images) / "data.yaml"), epochs=1000,
                 time=args.minutes / 60, imgsz=args.image_size, batch=args.batch_size, device="cpu", workers=0,
-                pretrained=False, amp=False, plots=False, val=False, project=str(PEER_RUNS), name="train",
+                pretrained=False, amp=False, plots=False, val=False, project=str(PEER_RUNS), name=args.model,
                 exist_ok=True, seed=0, verbose=False)
     load_after = load_average()
     peak_train = peak_rss_mib()
     images = trainer_class.images_seen
     train_wall = trainer_class.loop_ended - trainer_class.loop_started
-    weights = PEER_RUNS / "train" / "weights" / "last.pt"  # the EMA weights at the end, like instaseg's
+    weights = PEER_RUNS / args.model / "weights" / "last.pt"  # the EMA weights at the end, like instaseg's
     trained = YOLO(str(weights), task="segment")
     predict = dict(imgsz=args.image_size, device="cpu", max_det=100, retina_masks=True, verbose=False)
 
     # Accuracy: every val image through the same evaluator as instaseg's models.
     val_set = read_coco(args.data / "val.json")
-    evaluator = COCOEvaluator(val_set)
+    evaluator = COCOEvaluator(val_set, iou_types=("segm", "bbox", "boundary"))
     started = time.perf_counter()
     for image in val_set.images:
         result = trained.predict(str(val_set.image_path(image)), conf=0.001, **predict)[0]
@@ -291,24 +318,35 @@ def run_child(args: argparse.Namespace) -> dict:
     # Latency: decoded images (BGR, as Ultralytics expects arrays), at the shared score threshold.
     arrays = [cv2.imread(str(val_set.image_path(image))) for image in val_set.images[: args.latency_images]]
     latency, outputs = time_per_image(lambda a: trained.predict(a, conf=args.latency_score, **predict)[0], arrays)
+    large = 2 * args.image_size
+    latency_large, _ = time_per_image(
+        lambda a: trained.predict(a, conf=args.latency_score, **{**predict, "imgsz": large})[0],
+        upscaled(arrays, large))
+    network = trained.model.eval()
+    gflops = network_gflops(lambda image: network(image[None]), args.image_size)
     return {
-        "model": f"ultralytics {PEER_MODEL} (scratch)", "minutes": args.minutes, "image_size": args.image_size,
+        "model": f"ultralytics {args.model} (scratch)" + (f" first {args.train_images}" if args.train_images else ""),
+        "train_images_limit": args.train_images, "minutes": args.minutes, "image_size": args.image_size,
         "batch_size": args.batch_size, "threads": args.threads, "ultralytics_version": _version(),
-        "train_images": images, "epochs": images / len(_train_images()), "train_wall_s": train_wall,
+        "train_images": images, "epochs": images / len(_train_images(args.train_images)), "train_wall_s": train_wall,
         "images_per_s": images / max(train_wall, 1e-9), "train_step_s": trainer_class.step_seconds,
         "train_data_wait_s": trainer_class.data_seconds, "torch_threads": torch.get_num_threads(),
         "peak_rss_train_mib": peak_train,
         "eval_seconds": eval_seconds, "mask_AP": metrics["segm"]["AP"], "mask_AP50": metrics["segm"]["AP50"],
-        "mask_AP75": metrics["segm"]["AP75"], "box_AP": metrics["bbox"]["AP"], "metrics": metrics,
+        "mask_AP75": metrics["segm"]["AP75"], "box_AP": metrics["bbox"]["AP"],
+        "boundary_AP": metrics["boundary"]["AP"], "metrics": metrics,
+        "parameters_m": sum(p.numel() for p in network.parameters()) / 1e6, "gflops": gflops,
         "latency_median_ms": latency["median_ms"], "latency_p90_ms": latency["p90_ms"],
+        "latency_large_size": large, "latency_large_median_ms": latency_large["median_ms"],
+        "latency_large_p90_ms": latency_large["p90_ms"],
         "latency_images": latency["images"], "latency_score_threshold": args.latency_score,
         "detections_per_image": sum(len(o.boxes) for o in outputs) / max(1, len(outputs)),
         "load_average": [load_before, load_after],  # 1-minute load at the start and end (incl. this run's)
     }
 
 
-def _train_images() -> list[Path]:
-    return [p for p in (PEER_DATA / "train" / "images").rglob("*") if p.is_file()]
+def _train_images(train_images: int) -> list[Path]:
+    return [p for p in (yolo_data_folder(train_images) / "train" / "images").rglob("*") if p.is_file()]
 
 
 def _version() -> str:

@@ -27,6 +27,7 @@ model, which benchmarks/peer_ultralytics.py reads for its side-by-side table.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import subprocess
@@ -37,8 +38,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from _common import (DEFAULT_BENCH_DIR, DEFAULT_THREADS, LATENCY_SCORE_THRESHOLD, MODELS, REPO_ROOT,
-                     ensure_bench_data, format_table, instaseg_predictor, load_average, load_images, peak_rss_mib,
-                     set_threads, time_per_image, warn_if_busy)
+                     ensure_bench_data, first_images_split, format_table, instaseg_predictor, load_average,
+                     load_images, network_gflops, peak_rss_mib, set_threads, time_per_image, upscaled,
+                     warn_if_busy)
 
 from instaseg.models import list_models  # noqa: E402  (torch-free)
 
@@ -48,8 +50,10 @@ TABLE_COLUMNS = (("model", "model", "s"), ("minutes", "budget min", ".1f"), ("tr
                  ("iterations", "iters", "d"), ("images_per_s", "img/s", ".2f"),
                  ("peak_rss_train_mib", "peak RSS train MiB", ".0f"), ("mask_AP", "mask AP", ".4f"),
                  ("mask_AP50", "AP50", ".4f"), ("mask_AP75", "AP75", ".4f"), ("box_AP", "box AP", ".4f"),
-                 ("latency_median_ms", "latency ms (p50)", ".1f"), ("latency_p90_ms", "p90", ".1f"),
-                 ("detections_per_image", "dets/img", ".1f"))
+                 ("boundary_AP", "boundary AP", ".4f"), ("parameters_m", "params M", ".2f"),
+                 ("gflops", "GFLOPs", ".1f"), ("latency_median_ms", "latency ms (p50)", ".1f"),
+                 ("latency_p90_ms", "p90", ".1f"), ("latency_large_median_ms", "2x size p50", ".1f"),
+                 ("latency_large_p90_ms", "p90", ".1f"), ("detections_per_image", "dets/img", ".1f"))
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -75,6 +79,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--train-images", type=int, default=0,
                         help="train on the first N images of the train split only (0: all); the data-scarce "
                              "setting augmentation is meant for")
+    parser.add_argument("--model-option", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a model config field (repeatable; see `instaseg models --options NAME`)")
+    parser.add_argument("--lr", type=float, default=None, help="learning rate (default: TrainConfig's)")
+    parser.add_argument("--tag", default="", help="suffix of the results key and run directory, for ablations")
+    parser.add_argument("--score-existing", action="store_true",
+                        help="do not train: score the final weights of runs this script trained before (RUNS/KEY), "
+                             "e.g. after scoring failed; images/s then comes from step time")
     parser.add_argument("--child", help=argparse.SUPPRESS)  # internal: train this model in this process
     parser.add_argument("--child-train", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--child-augment", default="basic", help=argparse.SUPPRESS)
@@ -149,19 +160,19 @@ def child_pids() -> list[int]:
 
 def run_child(args: argparse.Namespace) -> dict:
     set_threads(args.threads)
-    from instaseg.data.formats.coco import read_coco
+    if args.score_existing:
+        return score_existing_run(args)
+    from instaseg.data.transforms.config import recipe
     from instaseg.engine.config import TrainConfig
     from instaseg.engine.launch import build_trainer
-    from instaseg.inference.dataset_prediction import evaluate_predictor
-    from instaseg.inference.predictor import EVALUATION_MAX_INSTANCES, EVALUATION_SCORE_FLOOR, Predictor
+    from instaseg.models.options import parse_option
 
-    from instaseg.data.transforms.config import recipe
-
-    key = run_key(args.child, args.child_augment)
+    key = run_key(args.child, args.child_augment, args.tag)
+    extra = {"lr": args.lr} if args.lr is not None else {}
     config = TrainConfig(data=str(args.child_train or args.data / "train.json"), val=None, out=str(args.runs / key),
-                         augment=recipe(args.child_augment),
-                         model=args.child, minutes=args.minutes, image_size=args.image_size,
-                         batch_size=args.batch_size, workers=args.workers, eval_every=0)
+                         model_options=dict(parse_option(text) for text in args.model_option), **extra,
+                         augment=recipe(args.child_augment), model=args.child, minutes=args.minutes,
+                         image_size=args.image_size, batch_size=args.batch_size, workers=args.workers, eval_every=0)
     trainer = build_trainer(config, overwrite=True)
     clock = _TrainingMonitor()
     clock.trainer = trainer
@@ -173,19 +184,9 @@ def run_child(args: argparse.Namespace) -> dict:
     images = trainer.state.iteration * config.batch_size  # the sampler yields full batches only
     peak_train = peak_rss_mib()
 
-    val_set = read_coco(args.data / "val.json")
-    model = trainer.prediction_model()
-    started = time.perf_counter()
-    evaluation = Predictor(model, trainer.metadata, score_threshold=EVALUATION_SCORE_FLOOR,
-                           max_instances=EVALUATION_MAX_INSTANCES)
-    metrics = evaluate_predictor(evaluation, val_set)
-    eval_seconds = time.perf_counter() - started
-
-    paths = [val_set.image_path(image) for image in val_set.images[: args.latency_images]]
-    predictor = instaseg_predictor(model, trainer.metadata, args.latency_score)
-    latency, outputs = time_per_image(predictor, load_images(paths))
+    scores = score_model(args, trainer.prediction_model(), trainer.metadata)
     return {
-        "model": run_key(args.child, args.child_augment), "architecture": args.child,
+        "model": key, "architecture": args.child, "model_options": config.model_options, "lr": config.lr,
         "augment": args.child_augment, "minutes": args.minutes, "image_size": args.image_size,
         "train_split": (args.child_train or args.data / "train.json").name,
         "batch_size": args.batch_size, "workers": args.workers, "threads": args.threads,
@@ -194,21 +195,81 @@ def run_child(args: argparse.Namespace) -> dict:
         "train_images": images, "train_step_s": trainer.state.train_seconds, "train_wall_s": train_wall,
         "images_per_s": images / max(train_wall, 1e-9),
         "images_per_s_steps": images / max(trainer.state.train_seconds, 1e-9),
-        "peak_rss_train_mib": peak_train, "eval_seconds": eval_seconds,
+        "peak_rss_train_mib": peak_train,
         "pss_by_quarter_mib": clock.memory_by_quarter(), "pss_samples": clock.samples,
-        "mask_AP": metrics["segm"]["AP"], "mask_AP50": metrics["segm"]["AP50"],
-        "mask_AP75": metrics["segm"]["AP75"], "box_AP": metrics["bbox"]["AP"], "metrics": metrics,
-        "latency_median_ms": latency["median_ms"], "latency_p90_ms": latency["p90_ms"],
-        "latency_images": latency["images"], "latency_score_threshold": args.latency_score,
-        "detections_per_image": sum(len(o) for o in outputs) / max(1, len(outputs)),
+        **scores,
         "load_average": [load_before, load_after],  # 1-minute load at the start and end (incl. this run's)
     }
 
 
+def score_model(args: argparse.Namespace, model, metadata) -> dict:
+    """COCO segm / bbox / boundary metrics on the val split, latency at 1x and 2x the training size,
+    parameters and GFLOPs of a trained model."""
+    from instaseg.data.formats.coco import read_coco
+    from instaseg.evaluation.coco import COCOEvaluator
+    from instaseg.inference.dataset_prediction import evaluate_predictor
+    from instaseg.inference.predictor import EVALUATION_MAX_INSTANCES, EVALUATION_SCORE_FLOOR, Predictor
+
+    val_set = read_coco(args.data / "val.json")
+    started = time.perf_counter()
+    evaluation = Predictor(model, metadata, score_threshold=EVALUATION_SCORE_FLOOR,
+                           max_instances=EVALUATION_MAX_INSTANCES)
+    evaluator = COCOEvaluator(val_set, iou_types=("segm", "bbox", "boundary"))
+    metrics = evaluate_predictor(evaluation, val_set, evaluator)
+    eval_seconds = time.perf_counter() - started
+
+    # Latency at the training size and at twice it (the val images scaled up, the model run at that size).
+    paths = [val_set.image_path(image) for image in val_set.images[: args.latency_images]]
+    decoded = load_images(paths)
+    predictor = instaseg_predictor(model, metadata, args.latency_score)
+    latency, outputs = time_per_image(predictor, decoded)
+    large = 2 * args.image_size
+    predictor_large = instaseg_predictor(model, dataclasses.replace(metadata, image_size=large),
+                                         args.latency_score)
+    latency_large, _ = time_per_image(predictor_large, upscaled(decoded, large))
+    model.eval()
+    gflops = network_gflops(lambda image: model.predict([image], score_threshold=1.0), args.image_size)
+    return {
+        "eval_seconds": eval_seconds, "mask_AP": metrics["segm"]["AP"], "mask_AP50": metrics["segm"]["AP50"],
+        "mask_AP75": metrics["segm"]["AP75"], "box_AP": metrics["bbox"]["AP"],
+        "boundary_AP": metrics["boundary"]["AP"], "metrics": metrics,
+        "parameters_m": sum(p.numel() for p in model.parameters()) / 1e6, "gflops": gflops,
+        "latency_median_ms": latency["median_ms"], "latency_p90_ms": latency["p90_ms"],
+        "latency_large_size": large, "latency_large_median_ms": latency_large["median_ms"],
+        "latency_large_p90_ms": latency_large["p90_ms"],
+        "latency_images": latency["images"], "latency_score_threshold": args.latency_score,
+        "detections_per_image": sum(len(o) for o in outputs) / max(1, len(outputs)),
+    }
+
+
+def score_existing_run(args: argparse.Namespace) -> dict:
+    """The scores of a run this script trained before (its final weights, RUNS/KEY/weights/last.safetensors),
+    without training again: for a run whose scoring failed. Training figures come from the checkpoint's
+    state, so images/s is over step time (the wall time was not recorded)."""
+    from instaseg.engine.checkpoint import load_checkpoint
+    from instaseg.models import build_model
+
+    key = run_key(args.child, args.child_augment, args.tag)
+    checkpoint = load_checkpoint(args.runs / key / "weights" / "last.safetensors", with_training=True)
+    metadata = checkpoint.metadata
+    model = build_model(metadata.model, metadata.model_config, metadata.num_classes)
+    model.load_state_dict(checkpoint.weights)
+    model.eval()
+    state, train = checkpoint.training["state"], metadata.train_config
+    images = state["iteration"] * train["batch_size"]
+    return {"model": key, "architecture": args.child, "model_options": train["model_options"], "lr": train["lr"],
+            "augment": args.child_augment, "minutes": train["minutes"], "image_size": train["image_size"],
+            "batch_size": train["batch_size"], "workers": train["workers"], "threads": args.threads,
+            "iterations": state["iteration"], "epochs": state["epoch"], "train_images": images,
+            "train_step_s": state["train_seconds"], "train_wall_s": None,
+            "images_per_s": images / max(state["train_seconds"], 1e-9), "scored_from_checkpoint": True,
+            **score_model(args, model, metadata)}
+
+
 # The parent: one child per model, then the table.
-def run_key(model: str, augment: str) -> str:
-    """Results and run-directory key: the model, with the recipe when it is not the default."""
-    return model if augment == "basic" else f"{model}+{augment}"
+def run_key(model: str, augment: str, tag: str = "") -> str:
+    """Results and run-directory key: the model, with the recipe when it is not the default, and the tag."""
+    return (model if augment == "basic" else f"{model}+{augment}") + (f"+{tag}" if tag else "")
 
 
 def run_model(args: argparse.Namespace, model: str, augment: str = "basic") -> dict:
@@ -221,12 +282,15 @@ def run_model(args: argparse.Namespace, model: str, augment: str = "basic") -> d
                    "--image-size", str(args.image_size), "--batch-size", str(args.batch_size),
                    "--workers", str(args.workers), "--threads", str(args.threads),
                    "--latency-images", str(args.latency_images), "--latency-score", str(args.latency_score),
-                   "--runs", str(args.runs), "--child-train", str(train_split(args))]
+                   "--runs", str(args.runs), "--child-train", str(train_split(args)), "--tag", args.tag,
+                   *(["--score-existing"] if args.score_existing else []),
+                   *(["--lr", str(args.lr)] if args.lr is not None else []),
+                   *[item for text in args.model_option for item in ("--model-option", text)]]
         process = subprocess.Popen(command)
         _, status, usage = os.wait4(process.pid, 0)  # this child's own rusage, not all children's
         process.returncode = os.waitstatus_to_exitcode(status)
         if process.returncode != 0 or not result_path.is_file():
-            raise SystemExit(f"training {run_key(model, augment)} failed (exit {process.returncode})")
+            raise SystemExit(f"training {run_key(model, augment, args.tag)} failed (exit {process.returncode})")
         result = json.loads(result_path.read_text(encoding="utf-8"))
     result["peak_rss_process_mib"] = usage.ru_maxrss / 1024  # training, evaluation and latency together
     result["date"] = datetime.now(timezone.utc).strftime("%Y-%m-%d")
@@ -234,21 +298,8 @@ def run_model(args: argparse.Namespace, model: str, augment: str = "basic") -> d
 
 
 def train_split(args: argparse.Namespace) -> Path:
-    """The train split's JSON, or (``--train-images N``) one holding only its first N images, written beside
-    it so image paths still resolve."""
-    full = args.data / "train.json"
-    if not args.train_images:
-        return full
-    from instaseg.utils.files import atomic_write_json
-
-    subset = args.data / f"train_first{args.train_images}.json"
-    if not subset.is_file():
-        data = json.loads(full.read_text(encoding="utf-8"))
-        images = data["images"][: args.train_images]
-        kept = {image["id"] for image in images}
-        atomic_write_json(subset, {**data, "images": images,
-                                   "annotations": [a for a in data["annotations"] if a["image_id"] in kept]})
-    return subset
+    """The train split's JSON, or (``--train-images N``) one holding only its first N images."""
+    return first_images_split(args.data, args.train_images)
 
 
 def merge_results(path: Path, results: list[dict]) -> dict:
@@ -279,20 +330,22 @@ def main(argv: list[str] | None = None) -> int:
     results = []
     for model in args.models:
         for augment in args.augment:
-            print(f"== {run_key(model, augment)}", flush=True)
+            print(f"== {run_key(model, augment, args.tag)}", flush=True)
             results.append(run_model(args, model, augment))
     merge_results(args.out, results)
     print()
     print(format_table(results, TABLE_COLUMNS))
+    print(f"results merged into {args.out}")
+    if args.score_existing:
+        return 0
     print("peak RSS of the whole child (training + evaluation + latency), MiB: "
           + ", ".join(f"{r['model']} {r['peak_rss_process_mib']:.0f}" for r in results))
     print("proportional resident memory (PSS, main + data workers, MiB) by quarter of training, highest sample: "
-          + "; ".join(f"{r['model']} " + " / ".join("-" if m is None else f"{m:.0f}" for m in r["pss_by_quarter_mib"])
-                      for r in results))
+          + "; ".join(f"{r['model']} " + " / ".join("-" if m is None else f"{m:.0f}"
+                                                      for m in r["pss_by_quarter_mib"]) for r in results))
     print("1-minute load average at the start and end of training (the end includes the run's own threads, "
           f"about {args.threads}; more means others competed for the CPU): "
           + ", ".join(f"{r['model']} {r['load_average'][0]:.1f}/{r['load_average'][1]:.1f}" for r in results))
-    print(f"results merged into {args.out}")
     return 0
 
 

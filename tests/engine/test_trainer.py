@@ -14,15 +14,15 @@ from instaseg.engine.hooks import read_log
 from instaseg.engine.launch import train
 from instaseg.engine.trainer import TrainingDiverged
 
-# Small but real: the default model with narrower heads and a light RoI budget, every iteration logged.
+# Small but real: Mask R-CNN R18 with narrower heads and a light RoI budget, every iteration logged.
 LIGHT = {"rpn_pre_nms_train": 200, "rpn_post_nms_train": 100, "roi_batch_per_image": 32, "fpn_channels": 64,
          "mask_head_channels": 64, "box_head_fc": 256}
 
 
 def config(tiny_data, out, **changes) -> TrainConfig:
-    values = dict(data=str(tiny_data["train"]), out=str(out), epochs=2, image_size=64, batch_size=2, workers=0,
-                  warmup_iters=3, log_every=1, model_options=LIGHT, checkpoint_every_minutes=1e9,
-                  checkpoint_min_seconds=0)
+    values = dict(data=str(tiny_data["train"]), out=str(out), model="mask_rcnn_r18_fpn", epochs=2, image_size=64,
+                  batch_size=2, workers=0, warmup_iters=3, log_every=1, model_options=LIGHT,
+                  checkpoint_every_minutes=1e9, checkpoint_min_seconds=0)
     values.update(changes)
     return TrainConfig(**values)
 
@@ -189,7 +189,8 @@ def test_validation_cadence_in_iterations_and_the_ranking_metric(tiny_data, tmp_
 
 def test_every_input_is_checked_before_the_run_directory_is_made(tiny_data, tmp_path, capsys):
     out = tmp_path / "run"
-    common = ["train", "--data", str(tiny_data["train"]), "--out", str(out), "--epochs", "1"]
+    common = ["train", "--model", "mask_rcnn_r18_fpn", "--data", str(tiny_data["train"]), "--out", str(out),
+              "--epochs", "1"]
     assert main([*common, "--images", str(tmp_path)]) == 2  # a folder without the images
     error = capsys.readouterr().err
     assert "image files: 8 missing, of 8 images listed, looked for under" in error and "pass --images DIR" in error

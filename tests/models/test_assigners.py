@@ -41,3 +41,15 @@ def test_a_tiny_object_still_gets_a_point_and_no_object_means_background():
     assert int(assignment.positive.sum()) == 1 and int(assignment.gt_index[assignment.positive]) == 0
     empty = TaskAlignedAssigner()(scores, boxes, points, torch.zeros((0, 4)), torch.zeros(0, dtype=torch.long))
     assert not empty.positive.any() and float(empty.class_targets.sum()) == 0.0
+
+
+def test_hard_targets_give_every_positive_a_target_of_one_with_the_same_positives():
+    points = grid_points()
+    gt_boxes = torch.tensor([[0.0, 0.0, 16.0, 16.0], [12.0, 12.0, 32.0, 32.0]])
+    boxes = torch.cat([points - 6, points + 6], dim=1)
+    scores = torch.full((64, 2), 0.2)
+    soft = TaskAlignedAssigner(top_k=3)(scores, boxes, points, gt_boxes, torch.tensor([0, 1]))
+    hard = TaskAlignedAssigner(top_k=3, soft_targets=False)(scores, boxes, points, gt_boxes, torch.tensor([0, 1]))
+    assert torch.equal(soft.gt_index, hard.gt_index)
+    assert bool((soft.class_targets.amax(dim=1)[soft.positive] < 1).all())
+    assert torch.equal(hard.class_targets.amax(dim=1), hard.positive.float())

@@ -10,13 +10,14 @@ from instaseg.engine.checkpoint import ModelMetadata, save_checkpoint
 from instaseg.errors import InstasegError
 from instaseg.evaluation.coco.params import STAT_NAMES
 from instaseg.inference import Predictor
-from instaseg.models import (DEFAULT_MODEL, ModelEntry, create_model, list_models, model_entry, register_model,
+from instaseg.models import (ModelEntry, create_model, list_models, model_entry, register_model,
                              resolve_config)
 from instaseg.models.base import TASKS
 from instaseg.models.options import config_to_dict
 from instaseg.structures import Instances
 
 SIZE = 64
+MASK_RCNN = "mask_rcnn_r18_fpn"  # a model whose option names the tests below spell out
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
@@ -107,8 +108,8 @@ def test_model_contract(name, tmp_path):
 
 
 def test_registry_refuses_duplicates_unknown_names_and_bad_options():
-    entry = model_entry(DEFAULT_MODEL)
-    with pytest.raises(ValueError, match=f"'{DEFAULT_MODEL}' is already registered"):
+    entry = model_entry(MASK_RCNN)
+    with pytest.raises(ValueError, match=f"'{MASK_RCNN}' is already registered"):
         register_model(entry)
     with pytest.raises(InstasegError, match="model 'x' has no option 'nope'"):
         register_model(ModelEntry(name="x", config=entry.config, build=entry.build, light_options={"nope": 1}))
@@ -116,20 +117,20 @@ def test_registry_refuses_duplicates_unknown_names_and_bad_options():
     with pytest.raises(InstasegError, match="unknown model 'nope'; available: .*mask_rcnn"):
         create_model("nope", num_classes=2)
     with pytest.raises(InstasegError, match="num_classes must be at least 1"):
-        create_model(DEFAULT_MODEL, num_classes=0)
-    with pytest.raises(InstasegError, match=f"model '{DEFAULT_MODEL}' has no option 'fpn_chanels'; its options: "
+        create_model(MASK_RCNN, num_classes=0)
+    with pytest.raises(InstasegError, match=f"model '{MASK_RCNN}' has no option 'fpn_chanels'; its options: "
                                             "backbone, fpn_channels"):
-        create_model(DEFAULT_MODEL, num_classes=2, fpn_chanels=64)
+        create_model(MASK_RCNN, num_classes=2, fpn_chanels=64)
     with pytest.raises(InstasegError, match="option fpn_channels: 'wide' is not a valid int"):
-        resolve_config(DEFAULT_MODEL, {"fpn_channels": "wide"})
+        resolve_config(MASK_RCNN, {"fpn_channels": "wide"})
 
 
 def test_options_from_text_and_json_take_their_fields_types():
-    config = resolve_config(DEFAULT_MODEL, {"fpn_channels": "64", "anchor_sizes": "8,16,32,64,128",
+    config = resolve_config(MASK_RCNN, {"fpn_channels": "64", "anchor_sizes": "8,16,32,64,128",
                                             "pixel_mean": [0.5, 0.5, 0.5], "mask_threshold": "0.4"})
     assert config.fpn_channels == 64 and config.anchor_sizes == (8, 16, 32, 64, 128)
     assert config.pixel_mean == (0.5, 0.5, 0.5) and config.mask_threshold == 0.4
     with pytest.raises(InstasegError, match=r"option pixel_mean: '0.5,0.5' is not a valid tuple \(needs 3 values\)"):
-        resolve_config(DEFAULT_MODEL, {"pixel_mean": "0.5,0.5"})
+        resolve_config(MASK_RCNN, {"pixel_mean": "0.5,0.5"})
     with pytest.raises(InstasegError, match="option fpn_channels: 1.5 is not a valid int"):
-        resolve_config(DEFAULT_MODEL, {"fpn_channels": 1.5})
+        resolve_config(MASK_RCNN, {"fpn_channels": 1.5})

@@ -5,7 +5,8 @@ import torch
 from torchvision.models.detection.roi_heads import paste_masks_in_image, project_masks_on_boxes
 
 from instaseg.inference.postprocess.paste import paste_masks
-from instaseg.models.mask_rcnn.mask_geometry import mask_loss, mask_targets
+from instaseg.models.losses.mask_targets import mask_targets
+from instaseg.models.mask_rcnn.mask_geometry import mask_loss
 
 
 def _ellipse(height, width, cy, cx, ry, rx):

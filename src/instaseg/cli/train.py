@@ -90,7 +90,8 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
                       color_jitter=0.0 if args.no_color_jitter else base.color_jitter)
     return TrainConfig(
         data=args.data, out=args.out, val=args.val, images=args.images, val_images=args.val_images,
-        model=args.model, model_options=model_options, epochs=args.epochs, minutes=args.minutes, image_size=args.img_size,
+        model=args.model, model_options=model_options, epochs=args.epochs, minutes=args.minutes,
+        image_size=args.img_size,
         batch_size=args.batch, accumulate=args.accumulate, device=args.device or "cpu",
         workers=args.workers if args.workers is not None else TrainConfig.workers, optimizer=args.optimizer,
         lr=args.lr, momentum=args.momentum, weight_decay=args.weight_decay, schedule=args.schedule,

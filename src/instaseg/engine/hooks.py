@@ -136,7 +136,8 @@ class Validation(HookBase):
             predictions_path: where the latest predictions are written (``evaluator.write_predictions``).
         """
         self.evaluator, self.predict, self.log, self.checkpointer = evaluator, predict, log, checkpointer
-        self.every_epochs, self.every_iterations, self.every_seconds = every_epochs, every_iterations, every_minutes * 60
+        self.every_epochs, self.every_iterations = every_epochs, every_iterations
+        self.every_seconds = every_minutes * 60
         self.predictions_path = predictions_path
         self.evaluated_at = -1
         self.evaluated_seconds = 0.0

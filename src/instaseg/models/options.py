@@ -31,13 +31,14 @@ def apply_options(config: Any, options: Mapping[str, Any], owner: str) -> Any:
 
 
 def config_from_dict(config_class: type, values: Mapping[str, Any], owner: str) -> Any:
-    """A config from every one of its fields (as a checkpoint stores them); missing or extra fields refused."""
+    """A config from the fields a checkpoint stored. A field the file lacks was added to the config after it
+    was written and takes its default, which by rule is the behaviour from before the field existed; a
+    field the config does not know is refused (the file is not for this model)."""
     names = {f.name for f in dataclasses.fields(config_class)}
-    missing, extra = sorted(names - set(values)), sorted(set(values) - names)
-    if missing or extra:
-        raise InstasegError(f"{owner}: stored config does not fit {config_class.__name__} ("
-                            + "; ".join(p for p in (f"missing {', '.join(missing)}" if missing else "",
-                                                    f"unknown {', '.join(extra)}" if extra else "") if p) + ")")
+    extra = sorted(set(values) - names)
+    if extra:
+        raise InstasegError(f"{owner}: stored config does not fit {config_class.__name__} (unknown "
+                            f"{', '.join(extra)})")
     hints = typing.get_type_hints(config_class)
     return config_class(**{k: _convert(v, hints[k], f"{owner}: config field {k}") for k, v in values.items()})
 

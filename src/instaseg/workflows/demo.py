@@ -13,6 +13,7 @@ from instaseg.data.synthetic import PRESETS, generate_dataset
 from instaseg.data.validation import check_coco
 from instaseg.errors import InstasegError
 from instaseg.evaluation.coco import STAT_NAMES
+from instaseg.evaluation.operating_point import OperatingPoint, best_f1_operating_point
 from instaseg.models import DEFAULT_MODEL
 from instaseg.utils.files import atomic_write_text
 from instaseg.visualization.grid import make_grid
@@ -22,8 +23,8 @@ from instaseg.visualization.render import render_dataset
 @dataclass(frozen=True)
 class DemoSettings:
     run_dir: Path
+    minutes: float  # of training (the command's default: ``cli.demo.DEMO_MINUTES``)
     preset: str = "bench"
-    minutes: float = 5.0
     model: str = DEFAULT_MODEL
     device: str = "cpu"
     overwrite: bool = False
@@ -61,17 +62,23 @@ def run_demo(settings: DemoSettings) -> Path:
 
     _step(5, "evaluating on the validation split (COCO AP as pycocotools computes it, error analysis, report)")
     print(_metrics_table(metrics))
-    evaluation_report = _evaluation_report(paths["val"], run_dir / "train" / "val_predictions.json",
-                                           run_dir / "eval")
+    evaluation_report, point = _evaluation_report(paths["val"], run_dir / "train" / "val_predictions.json",
+                                                  run_dir / "eval")
+    # The overlays show what the model finds at its best operating point on the validation split: after a
+    # few minutes' training scores are low, and a fixed 0.5 would show nothing.
+    threshold = point.score if point is not None else 0.5
+    shown = (f"score >= {threshold:.2f}, the threshold of best F1 at IoU 0.5 on the validation split: precision "
+             f"{point.precision:.2f}, recall {point.recall:.2f}" if point is not None else "score >= 0.50")
 
-    _step(6, f"predicting on {settings.prediction_samples} validation images")
-    prediction_grid = _predict_samples(settings, datasets["val"], run_dir / "train" / "weights" / "best.safetensors")
+    _step(6, f"predicting on {settings.prediction_samples} validation images ({shown})")
+    prediction_grid = _predict_samples(settings, datasets["val"], run_dir / "train" / "weights" / "best.safetensors",
+                                       threshold)
 
     report_path = run_dir / "report.md"
     statistics = {split: dataset_statistics(dataset) for split, dataset in datasets.items()}
     atomic_write_text(report_path, _report(settings, statistics, metrics, trainer,
                                            previews.grid.relative_to(run_dir),
-                                           prediction_grid.relative_to(run_dir), evaluation_report))
+                                           prediction_grid.relative_to(run_dir), evaluation_report, shown))
     return report_path
 
 
@@ -85,9 +92,10 @@ def _train(settings: DemoSettings, paths: dict[str, Path]):
     return train(config, overwrite=settings.overwrite)
 
 
-def _evaluation_report(ground_truth_path: Path, predictions_path: Path, out: Path) -> list[str]:
+def _evaluation_report(ground_truth_path: Path, predictions_path: Path, out: Path
+                       ) -> tuple[list[str], OperatingPoint | None]:
     """The full evaluation report of the validation predictions into ``out``; its Markdown sections for
-    the demo report (pictures linked from there)."""
+    the demo report (pictures linked from there), and the masks' best-F1 operating point."""
     import json
 
     from instaseg.evaluation.coco import evaluate_coco
@@ -102,19 +110,20 @@ def _evaluation_report(ground_truth_path: Path, predictions_path: Path, out: Pat
     name = out.name
     lost = ", ".join(f"{kind} {100 * value:.1f}" for kind, value in
                      sorted(errors.delta_ap.items(), key=lambda item: -item[1]))
-    return ["## Where the AP goes (IoU 0.5)\n",
-            f"AP50 {100 * errors.ap50:.1f}; AP50 points gained by fixing each error type: {lost}. "
-            f"Full report: [{name}/report.html]({name}/report.html).\n",
-            f"![errors]({name}/errors.png)\n", f"![precision-recall]({name}/pr_curves_segm.png)\n",
-            f"![AP per class]({name}/class_ap.png)\n"]
+    sections = ["## Where the AP goes (IoU 0.5)\n",
+                f"AP50 {100 * errors.ap50:.1f}; AP50 points gained by fixing each error type: {lost}. "
+                f"Full report: [{name}/report.html]({name}/report.html).\n",
+                f"![errors]({name}/errors.png)\n", f"![precision-recall]({name}/pr_curves_segm.png)\n",
+                f"![AP per class]({name}/class_ap.png)\n"]
+    return sections, best_f1_operating_point(evaluations["segm"])
 
 
-def _predict_samples(settings: DemoSettings, dataset, weights: Path) -> Path:
+def _predict_samples(settings: DemoSettings, dataset, weights: Path, score_threshold: float) -> Path:
     from instaseg.data.images import read_image, write_png
     from instaseg.inference import Predictor
     from instaseg.inference.writers import draw_predictions
 
-    predictor = Predictor.from_checkpoint(weights, device=settings.device, score_threshold=0.5)
+    predictor = Predictor.from_checkpoint(weights, device=settings.device, score_threshold=score_threshold)
     out_dir = settings.run_dir / "predictions"
     out_dir.mkdir(parents=True, exist_ok=True)
     tiles = []
@@ -137,7 +146,7 @@ def _metrics_table(metrics: dict) -> str:
 
 
 def _report(settings: DemoSettings, statistics: dict, metrics: dict, trainer, previews: Path,
-            predictions: Path, evaluation: list[str]) -> str:
+            predictions: Path, evaluation: list[str], shown: str) -> str:
     state = trainer.state
     sections = [
         "# instaseg demo\n",
@@ -147,7 +156,7 @@ def _report(settings: DemoSettings, statistics: dict, metrics: dict, trainer, pr
         "train longer (`instaseg train --minutes ...`) for useful accuracy.\n",
         "## COCO metrics on the validation split\n", _metrics_table(metrics) + "\n", *evaluation,
         "## Training curves\n", "![loss curve](train/loss_curve.png)\n",
-        "## Predictions on validation images (score > 0.5)\n", f"![predictions]({predictions.as_posix()})\n",
+        f"## Predictions on validation images ({shown})\n", f"![predictions]({predictions.as_posix()})\n",
         "## Ground truth of validation images\n", f"![ground truth]({previews.as_posix()})\n",
     ]
     for split, stats in statistics.items():
