@@ -15,14 +15,12 @@ import torch
 from torch import nn
 
 from instaseg.inference.postprocess.paste import paste_masks
-from instaseg.models.assigners import TaskAlignedAssigner
-from instaseg.models.base import ImageSize, InstanceSegmentationModel, resolve_output_sizes
+from instaseg.models.base import ImageSize, resolve_output_sizes
 from instaseg.models.condinst.config import CondInstConfig
 from instaseg.models.condinst.dynamic_mask import DynamicMaskNet, instance_inputs
-from instaseg.models.dense import (DenseHead, MaskFeatureNet, anchor_points, decode_boxes, detection_losses,
-                                   select_detections, semantic_loss)
+from instaseg.models.dense import DenseHead, MaskFeatureNet, detection_losses, semantic_loss
 from instaseg.models.dense.mask_features import MASK_FEATURE_STRIDE
-from instaseg.models.layers import normalize_and_pad
+from instaseg.models.dense.model import DenseInstanceModel, DenseOutputs
 from instaseg.models.losses import dice_loss, mask_bce_loss
 from instaseg.models.losses.mask_targets import mask_targets
 from instaseg.structures.instances import Instances
@@ -32,32 +30,20 @@ from instaseg.structures.instances import Instances
 COORDINATE_SCALE_STRIDES = 8
 
 
-class CondInst(InstanceSegmentationModel):
+class CondInst(DenseInstanceModel):
     """Backbone -> PAN neck -> dense head (classes, boxes, mask-network parameters) + mask features."""
 
     def __init__(self, *, backbone: nn.Module, neck: nn.Module, head: DenseHead, mask_features: MaskFeatureNet,
                  mask_net: DynamicMaskNet, semantic: nn.Module, config: CondInstConfig) -> None:
-        super().__init__()
-        self.backbone, self.neck, self.head = backbone, neck, head
+        super().__init__(backbone=backbone, neck=neck, head=head, config=config)
         self.mask_features, self.semantic = mask_features, semantic
         self.mask_net = mask_net
-        self.config = config
-        self.assigner = TaskAlignedAssigner(config.assign_top_k, config.assign_alpha, config.assign_beta,
-                                            config.assign_soft_targets)
-        self.register_buffer("pixel_mean", torch.tensor(config.pixel_mean).view(3, 1, 1), persistent=False)
-        self.register_buffer("pixel_std", torch.tensor(config.pixel_std).view(3, 1, 1), persistent=False)
 
-    def run_network(self, images: Sequence[torch.Tensor]):
-        """(padded batch, image sizes, levels, class logits (B, A, K), boxes (B, A, 4) xyxy, mask-network
-        parameters (B, A, N), mask features (B, C, H/2, W/2), anchor points (A, 2), strides (A, 1))."""
-        batch, sizes = normalize_and_pad(images, self.pixel_mean, self.pixel_std, self.config.size_divisibility)
-        features = self.backbone(batch)  # strides 4, 8, 16, 32
-        levels = list(self.neck(features).values())  # strides 8, 16, 32
-        class_logits, distances, params = self.head(levels)
-        points, strides = anchor_points(levels, batch.shape[-2])
-        boxes = decode_boxes(points, strides, distances)
-        mask_features = self.mask_features(levels[0], features["0"])
-        return batch, sizes, levels, class_logits, boxes, params, mask_features, points, strides
+    def run_network(self, images: Sequence[torch.Tensor]) -> tuple[DenseOutputs, torch.Tensor]:
+        """The dense outputs (``instance``: (B, A, N) mask-network parameters) and (B, C, H/2, W/2) mask
+        features."""
+        dense = self.run_dense(images)
+        return dense, self.mask_features(dense.levels[0], dense.features["0"])
 
     def _mask_logits(self, mask_features: torch.Tensor, params: torch.Tensor, image_index: torch.Tensor,
                      boxes: torch.Tensor, points: torch.Tensor, strides: torch.Tensor, size: int) -> torch.Tensor:
@@ -68,8 +54,9 @@ class CondInst(InstanceSegmentationModel):
 
     # Training
     def loss(self, images: Sequence[torch.Tensor], targets: Sequence[Instances]) -> dict[str, torch.Tensor]:
-        batch, _, levels, class_logits, boxes, params, mask_features, points, strides = self.run_network(images)
-        detection = detection_losses(self.assigner, class_logits, boxes, points, targets)
+        dense, mask_features = self.run_network(images)
+        class_logits, params, points, strides = dense.class_logits, dense.instance, dense.points, dense.strides
+        detection = detection_losses(self.assigner, class_logits, dense.boxes, points, targets)
         config, size = self.config, self.config.mask_size
         # Every positive's mask network, inside its object's ground-truth box, against that box's mask cells.
         image_index, positive_index, mask_target_cells = [], [], []
@@ -92,7 +79,7 @@ class CondInst(InstanceSegmentationModel):
                                        points[positive], strides[positive, 0], size)
             cells = torch.cat(mask_target_cells)
             loss_mask = dice_loss(logits, cells) + mask_bce_loss(logits, cells)
-        loss_semantic = semantic_loss(self.semantic(levels[0]), targets, batch.shape[-2:])
+        loss_semantic = semantic_loss(self.semantic(dense.levels[0]), targets, dense.batch.shape[-2:])
         return {"loss_class": config.class_weight * detection.loss_class,
                 "loss_box": config.box_weight * detection.loss_box,
                 "loss_mask": config.mask_weight * loss_mask, "loss_semantic": config.semantic_weight * loss_semantic}
@@ -101,14 +88,13 @@ class CondInst(InstanceSegmentationModel):
     def predict(self, images: Sequence[torch.Tensor], *, output_sizes: Sequence[ImageSize] | None = None,
                 score_threshold: float = 0.05, max_instances: int = 100) -> list[Instances]:
         output_sizes = resolve_output_sizes(images, output_sizes)
-        _, sizes, _, class_logits, boxes, params, mask_features, points, strides = self.run_network(images)
+        dense, mask_features = self.run_network(images)
+        params, points, strides = dense.instance, dense.points, dense.strides
         config = self.config
         results = []
-        for index, (logits, image_boxes, size, output_size) in enumerate(zip(class_logits, boxes, sizes,
-                                                                            output_sizes)):
-            kept = select_detections(logits.sigmoid(), image_boxes, size, score_threshold=score_threshold,
-                                     pre_nms_candidates=config.pre_nms_candidates,
-                                     nms_threshold=config.nms_threshold, max_instances=max_instances)
+        for index, (logits, image_boxes, size, output_size) in enumerate(zip(dense.class_logits, dense.boxes,
+                                                                            dense.sizes, output_sizes)):
+            kept = self.select(logits, image_boxes, size, score_threshold, max_instances)
             mask_logits = self._mask_logits(mask_features, params[index, kept.points],
                                             torch.full_like(kept.points, index), kept.boxes, points[kept.points],
                                             strides[kept.points, 0], config.mask_size)

@@ -16,48 +16,33 @@ from torch import nn
 from torchvision.ops import roi_align
 
 from instaseg.inference.postprocess.paste import paste_masks
-from instaseg.models.assigners import TaskAlignedAssigner
-from instaseg.models.base import ImageSize, InstanceSegmentationModel, resolve_output_sizes
-from instaseg.models.dense import (DenseHead, MaskFeatureNet, anchor_points, decode_boxes, detection_losses,
-                                   downsampled_masks, select_detections, semantic_loss)
+from instaseg.models.base import ImageSize, resolve_output_sizes
+from instaseg.models.dense import DenseHead, MaskFeatureNet, detection_losses, downsampled_masks, semantic_loss
 from instaseg.models.dense.mask_features import MASK_FEATURE_STRIDE as PROTOTYPE_STRIDE
-from instaseg.models.layers import normalize_and_pad
+from instaseg.models.dense.model import DenseInstanceModel, DenseOutputs
 from instaseg.models.yolact.config import YolactConfig
 from instaseg.models.yolact.rescoring import MaskIoUHead, box_cells, rescoring_loss
 from instaseg.structures.instances import Instances
 
 
-class Yolact(InstanceSegmentationModel):
+class Yolact(DenseInstanceModel):
     """Backbone -> PAN neck -> dense head (classes, boxes, coefficients) + prototypes -> instances."""
 
     def __init__(self, *, backbone: nn.Module, neck: nn.Module, head: DenseHead, prototypes: MaskFeatureNet,
                  semantic: nn.Module, config: YolactConfig, mask_iou: MaskIoUHead | None = None) -> None:
-        super().__init__()
-        self.backbone, self.neck, self.head = backbone, neck, head
+        super().__init__(backbone=backbone, neck=neck, head=head, config=config)
         self.prototypes, self.semantic, self.mask_iou = prototypes, semantic, mask_iou
-        self.config = config
-        self.assigner = TaskAlignedAssigner(config.assign_top_k, config.assign_alpha, config.assign_beta,
-                                            config.assign_soft_targets)
-        self.register_buffer("pixel_mean", torch.tensor(config.pixel_mean).view(3, 1, 1), persistent=False)
-        self.register_buffer("pixel_std", torch.tensor(config.pixel_std).view(3, 1, 1), persistent=False)
 
-    # Shared by both paths
-    def run_network(self, images: Sequence[torch.Tensor]):
-        """(padded batch, image sizes, levels, class logits (B, A, K), boxes (B, A, 4) xyxy, coefficients
-        (B, A, k), prototypes (B, k, H/2, W/2), anchor points (A, 2))."""
-        batch, sizes = normalize_and_pad(images, self.pixel_mean, self.pixel_std, self.config.size_divisibility)
-        features = self.backbone(batch)  # strides 4, 8, 16, 32
-        levels = list(self.neck(features).values())  # strides 8, 16, 32
-        class_logits, distances, coefficients = self.head(levels)
-        points, strides = anchor_points(levels, batch.shape[-2])
-        boxes = decode_boxes(points, strides, distances)
-        prototypes = self.prototypes(levels[0], features["0"])
-        return batch, sizes, levels, class_logits, boxes, coefficients, prototypes, points
+    def run_network(self, images: Sequence[torch.Tensor]) -> tuple[DenseOutputs, torch.Tensor]:
+        """The dense outputs (``instance``: (B, A, k) coefficients) and (B, k, H/2, W/2) prototypes."""
+        dense = self.run_dense(images)
+        return dense, self.prototypes(dense.levels[0], dense.features["0"])
 
     # Training
     def loss(self, images: Sequence[torch.Tensor], targets: Sequence[Instances]) -> dict[str, torch.Tensor]:
-        batch, _, levels, class_logits, boxes, coefficients, prototypes, points = self.run_network(images)
-        detection = detection_losses(self.assigner, class_logits, boxes, points, targets)
+        dense, prototypes = self.run_network(images)
+        batch, class_logits, coefficients = dense.batch, dense.class_logits, dense.instance
+        detection = detection_losses(self.assigner, class_logits, dense.boxes, dense.points, targets)
         mask_terms, rescoring_terms = [], []
         for index, (assignment, target) in enumerate(zip(detection.assignments, targets)):
             positive = assignment.positive.nonzero().squeeze(1)
@@ -71,7 +56,7 @@ class Yolact(InstanceSegmentationModel):
                                                       PROTOTYPE_STRIDE))
         zero = class_logits.sum() * 0
         loss_mask = sum(mask_terms, zero) / max(1, len(mask_terms))
-        loss_semantic = semantic_loss(self.semantic(levels[0]), targets, batch.shape[-2:])
+        loss_semantic = semantic_loss(self.semantic(dense.levels[0]), targets, batch.shape[-2:])
         config = self.config
         losses = {"loss_class": config.class_weight * detection.loss_class,
                   "loss_box": config.box_weight * detection.loss_box,
@@ -86,14 +71,12 @@ class Yolact(InstanceSegmentationModel):
     def predict(self, images: Sequence[torch.Tensor], *, output_sizes: Sequence[ImageSize] | None = None,
                 score_threshold: float = 0.05, max_instances: int = 100) -> list[Instances]:
         output_sizes = resolve_output_sizes(images, output_sizes)
-        _, sizes, _, class_logits, boxes, coefficients, prototypes, _ = self.run_network(images)
+        dense, prototypes = self.run_network(images)
         config = self.config
         results = []
         for logits, image_boxes, image_coefficients, image_prototypes, size, output_size in zip(
-                class_logits, boxes, coefficients, prototypes, sizes, output_sizes):
-            kept = select_detections(logits.sigmoid(), image_boxes, size, score_threshold=score_threshold,
-                                     pre_nms_candidates=config.pre_nms_candidates,
-                                     nms_threshold=config.nms_threshold, max_instances=max_instances)
+                dense.class_logits, dense.boxes, dense.instance, prototypes, dense.sizes, output_sizes):
+            kept = self.select(logits, image_boxes, size, score_threshold, max_instances)
             # Masks of the kept instances only: coefficients . prototypes, sampled inside each box, pasted once.
             mask_logits = torch.einsum("pk,khw->phw", image_coefficients[kept.points], image_prototypes)[:, None]
             rois = torch.cat([torch.arange(len(kept.boxes), device=mask_logits.device,
