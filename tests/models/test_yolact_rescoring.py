@@ -15,17 +15,14 @@ class ConstantLogit(nn.Module):
         return torch.full((len(probabilities),), 2.0)
 
 
-def test_the_rescoring_target_is_the_iou_of_the_binarised_mask_inside_the_objects_box():
-    gt = torch.zeros((1, 16, 16), dtype=torch.bool)
-    gt[0, 4:12, 4:12] = True
-    boxes = torch.tensor([[4.0, 4.0, 12.0, 12.0]])
-    logits = torch.full((2, 8, 8), -10.0)  # stride 2: the object covers cells 2-5
-    logits[0, 1:7, 1:7] = 10.0  # the whole box and a cell beyond
-    logits[1, 1:7, 1:4] = 10.0  # up to the middle of the box (x = 8 px): its left 14 of 28 columns
-    # Sampled on 28 x 28 cells, the square's target keeps 780 cells: the four corner cells read 0.41 (aligned
-    # bilinear sampling at a corner), below 0.5. The full prediction has all 784, the left half 392.
-    for row, iou in ((0, 780 / 784), (1, 390 / 782)):
-        loss = rescoring_loss(ConstantLogit(), logits[row:row + 1], gt, boxes, torch.tensor([0]), stride=2)
+def test_the_rescoring_target_is_the_iou_of_the_binarised_mask_on_the_box_cells():
+    truth = torch.zeros((1, 4, 4))
+    truth[0, :, :2] = 0.8  # the object fills the left half of its box (soft cells above 0.5 count)
+    logits = torch.full((2, 4, 4), -10.0)
+    logits[0] = 10.0  # the whole box: IoU 8 / 16
+    logits[1, 1:, :2] = 10.0  # three quarters of the object, nothing outside: IoU 6 / 8
+    for row, iou in ((0, 0.5), (1, 0.75)):
+        loss = rescoring_loss(ConstantLogit(), logits[row:row + 1], truth)
         p = 1 / (1 + math.exp(-2.0))
         expected = -(iou * math.log(p) + (1 - iou) * math.log(1 - p))
         assert math.isclose(float(loss), expected, rel_tol=1e-4)
@@ -49,3 +46,23 @@ def test_rescoring_trains_its_head_and_lowers_and_reranks_the_scores():
     assert len(rescored) == len(plain) > 0
     assert bool((rescored.scores[:-1] >= rescored.scores[1:]).all())
     assert float(rescored.scores.sum()) < float(plain.scores.sum())  # each score times an IoU below 1
+
+
+def test_training_mask_cells_are_the_box_cells_of_the_full_map_logits():
+    # Sampling is linear: cells sampled from the prototypes then combined equal cells of the combined map,
+    # so the loss supervises what prediction reads inside a box.
+    from torchvision.ops import roi_align
+
+    from instaseg.models.yolact.model import PROTOTYPE_STRIDE, TRAINING_MASK_CELLS, box_cell_logits
+
+    torch.manual_seed(0)
+    prototypes, coefficients = torch.randn(4, 20, 24), torch.randn(3, 4)
+    boxes = torch.tensor([[3.0, 5.0, 30.0, 33.0], [10.5, 2.0, 46.0, 20.0]])
+    owner = torch.tensor([1, 0, 1])
+    cells = box_cell_logits(coefficients, prototypes, boxes, owner)
+    full_map = torch.einsum("pk,khw->phw", coefficients, prototypes)[:, None]
+    rois = torch.cat([torch.arange(3.0)[:, None], boxes[owner]], dim=1)
+    expected = roi_align(full_map, rois, TRAINING_MASK_CELLS, spatial_scale=1 / PROTOTYPE_STRIDE, sampling_ratio=1,
+                         aligned=True)[:, 0]
+    assert cells.shape == (3, TRAINING_MASK_CELLS, TRAINING_MASK_CELLS)
+    assert torch.allclose(cells, expected, atol=1e-4)

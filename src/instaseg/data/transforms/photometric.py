@@ -1,11 +1,12 @@
-"""Photometric augmentation on uint8 images: colour jitter and blur from torchvision.transforms.v2, and
-additive Gaussian noise (v2's GaussianNoise works on float images only)."""
+"""Photometric augmentation on uint8 images: colour jitter (torchvision's, through OpenCV: ``color``), blur
+from torchvision.transforms.v2, and additive Gaussian noise (v2's GaussianNoise works on float images only)."""
 
 from __future__ import annotations
 
 import torch
 from torchvision.transforms import v2
 
+from instaseg.data.transforms.color import ColorJitter
 from instaseg.data.transforms.config import AugmentConfig
 
 
@@ -24,8 +25,7 @@ class AddGaussianNoise(torch.nn.Module):
 def photometric_steps(config: AugmentConfig) -> list:
     steps: list = []
     if config.color_jitter > 0:
-        strength = config.color_jitter
-        steps.append(v2.ColorJitter(brightness=strength, contrast=strength, saturation=strength, hue=config.hue))
+        steps.append(ColorJitter(config.color_jitter, config.hue))
     if config.blur > 0:
         steps.append(v2.RandomApply([v2.GaussianBlur(kernel_size=5, sigma=(0.3, 1.5))], p=config.blur))
     if config.noise > 0:

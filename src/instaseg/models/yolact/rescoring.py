@@ -10,7 +10,6 @@ from torch import nn
 from torchvision.ops import roi_align
 
 from instaseg.models.layers.conv import ConvNormAct
-from instaseg.models.losses.mask_targets import mask_targets
 
 RESCORING_SIZE = 28  # mask cells per side the network reads, in training and in prediction alike
 
@@ -36,14 +35,10 @@ def box_cells(mask_logits: torch.Tensor, boxes: torch.Tensor, stride: int) -> to
                      aligned=True)[:, 0].sigmoid()
 
 
-def rescoring_loss(head: MaskIoUHead, mask_logits: torch.Tensor, gt_masks: torch.Tensor, gt_boxes: torch.Tensor,
-                   owner: torch.Tensor, stride: int) -> torch.Tensor:
+def rescoring_loss(head: MaskIoUHead, cell_logits: torch.Tensor, target_cells: torch.Tensor) -> torch.Tensor:
     """BCE of the predicted IoU of each positive's mask (detached: re-scoring does not train the masks)
-    against its actual IoU with its object, both binarised at 0.5 inside the object's box."""
-    boxes = gt_boxes[owner].float()
-    predicted = box_cells(mask_logits.detach(), boxes, stride)
-    truth = mask_targets(gt_masks, gt_boxes.float(), torch.arange(len(gt_boxes), device=owner.device),
-                         RESCORING_SIZE)[owner] > 0.5
-    binary = predicted > 0.5
+    against its actual IoU with its object, both binarised at 0.5 on the (P, S, S) cells of the object's box."""
+    predicted = cell_logits.detach().sigmoid()
+    binary, truth = predicted > 0.5, target_cells > 0.5
     iou = (binary & truth).flatten(1).sum(1) / (binary | truth).flatten(1).sum(1).clamp(min=1)
     return F.binary_cross_entropy_with_logits(head(predicted), iou.to(predicted.dtype))
