@@ -4,7 +4,7 @@ AP50 / AP75 and box AP on the bench val split, and predictor latency, for each b
 Each model trains in its own child process (this script run with ``--child``), so its peak resident memory
 is its own: the child reports its high-water mark right after training, and the parent reads the whole
 child's (training, evaluation, latency) from ``os.wait4``. Threads are fixed (``--threads``, default 2, the
-same as benchmarks/peer_ultralytics.py). The run uses instaseg's defaults (batch 4, AdamW, cosine schedule
+same as benchmarks/peer_ultralytics.py). The run uses instaseg's defaults (batch 8, AdamW, cosine schedule
 over the budget, EMA) with the basic augmentation recipe (its figures were measured with it; --augment
 changes it) and without validation during the run; the final (EMA) weights are
 then scored on the val split by instaseg's COCOEvaluator. The budget counts training-step time, as
@@ -42,6 +42,7 @@ from _common import (DEFAULT_BENCH_DIR, DEFAULT_THREADS, LATENCY_SCORE_THRESHOLD
                      load_images, network_gflops, peak_rss_mib, set_threads, time_per_image, upscaled,
                      warn_if_busy)
 
+from instaseg.engine.config import TrainConfig  # noqa: E402  (torch-free)
 from instaseg.models import list_models  # noqa: E402  (torch-free)
 
 DEFAULT_OUT = REPO_ROOT / "runs" / "bench_train" / "results.json"
@@ -64,7 +65,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--data", type=Path, default=DEFAULT_BENCH_DIR,
                         help="bench preset folder (generated when absent)")
     parser.add_argument("--image-size", type=int, default=320)
-    parser.add_argument("--batch-size", type=int, default=4)
+    parser.add_argument("--batch-size", type=int, default=TrainConfig.batch_size, help="default: the trainer's")
     parser.add_argument("--workers", type=int, default=2, help="data-loading processes")
     parser.add_argument("--threads", type=int, default=DEFAULT_THREADS, help="torch intra-op threads")
     parser.add_argument("--latency-images", type=int, default=50, help="val images timed for latency")
@@ -163,7 +164,6 @@ def run_child(args: argparse.Namespace) -> dict:
     if args.score_existing:
         return score_existing_run(args)
     from instaseg.data.transforms.config import recipe
-    from instaseg.engine.config import TrainConfig
     from instaseg.engine.launch import build_trainer
     from instaseg.models.options import parse_option
 

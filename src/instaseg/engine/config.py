@@ -22,7 +22,7 @@ class TrainConfig:
     epochs: int | None = None  # exactly one of epochs / minutes bounds the run; epochs wins when both set
     minutes: float | None = None
     image_size: int = 320
-    batch_size: int = 4
+    batch_size: int = 8  # on 2 cores the single-stage models train most images/s at 8 (benchmarks/README.md)
     accumulate: int = 1  # optimiser step every N batches
     device: str = "cpu"
     workers: int = 2

@@ -40,7 +40,7 @@ class DenseHead(nn.Module):
             nn.init.constant_(branch[-1].bias, -math.log(99.0))
 
     def forward(self, levels: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        flat = lambda x: x.flatten(2).transpose(1, 2)  # (B, C, H, W) -> (B, H W, C)
+        flat = lambda x: x.permute(0, 2, 3, 1).flatten(1, 2)  # (B, C, H, W) -> (B, H W, C); a view if channels-last
         classes = torch.cat([flat(branch(x)) for branch, x in zip(self.classes, levels)], dim=1)
         distances = torch.cat([flat(F.softplus(branch(x))) for branch, x in zip(self.boxes, levels)], dim=1)
         instances = torch.cat([flat(branch(x)) for branch, x in zip(self.instances, levels)], dim=1)
