@@ -109,7 +109,7 @@ def box_cell_logits(coefficients: torch.Tensor, prototypes: torch.Tensor, boxes:
     """(P, S, S) mask logits of P positives on S x S cells inside their objects' boxes.
 
     The loss reads only the box (YOLACT crops its mask loss to the box), and sampling the prototypes there
-    once per object costs a fraction of P full-map products and their per-pixel losses (a third of a training
+    once per object costs a fraction of P full-map products and their per-pixel losses (a fifth of a training
     step's time before). Sampling is linear, so these are the full-map logits' cells inside the box, which
     prediction samples the same way on a finer grid.
 
