@@ -15,6 +15,9 @@ then scored on the val split by instaseg's COCOEvaluator. The budget counts trai
     # the augmentation ablation (issue 5): one model, one budget, each recipe
     uv run python benchmarks/train_bench.py --models mask_rcnn_r18_fpn --minutes 10 \
         --augment none basic lsj copy_paste mosaic mixup scratch
+    # distillation (issue 15): the same budget with a trained checkpoint as teacher, keyed by --tag
+    uv run python benchmarks/train_bench.py --models yolact_csp_nano --minutes 4 --tag taught \
+        --teacher runs/teachers/yolact_csp_nano_20min.safetensors --runs runs/distill --out runs/distill/results.json
     # the same where data is scarce: 200 training images, seen many times
     uv run python benchmarks/train_bench.py --models mask_rcnn_r18_fpn --minutes 8 --train-images 200 \
         --augment none basic lsj copy_paste scratch --runs runs/bench_ablation_200 \
@@ -83,6 +86,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--model-option", action="append", default=[], metavar="KEY=VALUE",
                         help="override a model config field (repeatable; see `instaseg models --options NAME`)")
     parser.add_argument("--lr", type=float, default=None, help="learning rate (default: TrainConfig's)")
+    parser.add_argument("--teacher", type=Path, default=None,
+                        help="distil this checkpoint into each model (`instaseg train --teacher`)")
     parser.add_argument("--tag", default="", help="suffix of the results key and run directory, for ablations")
     parser.add_argument("--score-existing", action="store_true",
                         help="do not train: score the final weights of runs this script trained before (RUNS/KEY), "
@@ -169,6 +174,8 @@ def run_child(args: argparse.Namespace) -> dict:
 
     key = run_key(args.child, args.child_augment, args.tag)
     extra = {"lr": args.lr} if args.lr is not None else {}
+    if args.teacher is not None:
+        extra["teacher"] = str(args.teacher)
     config = TrainConfig(data=str(args.child_train or args.data / "train.json"), val=None, out=str(args.runs / key),
                          model_options=dict(parse_option(text) for text in args.model_option), **extra,
                          augment=recipe(args.child_augment), model=args.child, minutes=args.minutes,
@@ -187,6 +194,7 @@ def run_child(args: argparse.Namespace) -> dict:
     scores = score_model(args, trainer.prediction_model(), trainer.metadata)
     return {
         "model": key, "architecture": args.child, "model_options": config.model_options, "lr": config.lr,
+        "teacher": config.teacher,
         "augment": args.child_augment, "minutes": args.minutes, "image_size": args.image_size,
         "train_split": (args.child_train or args.data / "train.json").name,
         "batch_size": args.batch_size, "workers": args.workers, "threads": args.threads,
@@ -285,6 +293,7 @@ def run_model(args: argparse.Namespace, model: str, augment: str = "basic") -> d
                    "--runs", str(args.runs), "--child-train", str(train_split(args)), "--tag", args.tag,
                    *(["--score-existing"] if args.score_existing else []),
                    *(["--lr", str(args.lr)] if args.lr is not None else []),
+                   *(["--teacher", str(args.teacher)] if args.teacher is not None else []),
                    *[item for text in args.model_option for item in ("--model-option", text)]]
         process = subprocess.Popen(command)
         _, status, usage = os.wait4(process.pid, 0)  # this child's own rusage, not all children's

@@ -185,7 +185,7 @@ def test_a_method_without_training_predicts_through_the_predictor():
     assert len(Predictor(method, META, score_threshold=0.95)(image)) == 0
 
 
-def test_batch_norms_are_folded_for_prediction_without_touching_the_model():
+def test_batch_norms_are_folded_and_weights_laid_out_for_prediction_without_touching_the_model():
     from instaseg.models import create_model, resolve_config
     from instaseg.models.options import config_to_dict
 
@@ -196,6 +196,10 @@ def test_batch_norms_are_folded_for_prediction_without_touching_the_model():
     predictor = Predictor(model, metadata, score_threshold=0.0, max_instances=20)
     assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in predictor.model.modules())
     assert any(isinstance(m, torch.nn.BatchNorm2d) for m in model.modules())
+    # The dense families read channels-last: the folded copy stores its convolutions so, the model is unchanged.
+    convolutions = [m.weight for m in predictor.model.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert all(w.is_contiguous(memory_format=torch.channels_last) for w in convolutions if w.shape[-1] > 1)
+    assert all(m.weight.is_contiguous() for m in model.modules() if isinstance(m, torch.nn.Conv2d))
     image = noise_image(64, 64)
     tensor = predictor.preprocess(image)
     with torch.inference_mode():

@@ -53,13 +53,18 @@ def test_training_mask_cells_are_the_box_cells_of_the_full_map_logits():
     # so the loss supervises what prediction reads inside a box.
     from torchvision.ops import roi_align
 
-    from instaseg.models.yolact.model import PROTOTYPE_STRIDE, TRAINING_MASK_CELLS, box_cell_logits
+    from instaseg.models.yolact.model import (PROTOTYPE_STRIDE, TRAINING_MASK_CELLS, box_cell_logits,
+                                              prototype_box_cells)
 
     torch.manual_seed(0)
-    prototypes, coefficients = torch.randn(4, 20, 24), torch.randn(3, 4)
+    batch_prototypes, coefficients = torch.randn(2, 4, 20, 24), torch.randn(3, 4)
     boxes = torch.tensor([[3.0, 5.0, 30.0, 33.0], [10.5, 2.0, 46.0, 20.0]])
     owner = torch.tensor([1, 0, 1])
-    cells = box_cell_logits(coefficients, prototypes, boxes, owner)
+    # The second image's objects, sampled in the same batched call as another image's box.
+    object_cells = prototype_box_cells(batch_prototypes, [torch.tensor([[0.0, 0.0, 8.0, 8.0]]), boxes])
+    assert [len(cells) for cells in object_cells] == [1, 2]
+    cells = box_cell_logits(coefficients, object_cells[1], owner)
+    prototypes = batch_prototypes[1]
     full_map = torch.einsum("pk,khw->phw", coefficients, prototypes)[:, None]
     rois = torch.cat([torch.arange(3.0)[:, None], boxes[owner]], dim=1)
     expected = roi_align(full_map, rois, TRAINING_MASK_CELLS, spatial_scale=1 / PROTOTYPE_STRIDE, sampling_ratio=1,

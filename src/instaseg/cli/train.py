@@ -32,6 +32,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                      help="set a field of the model's config, e.g. fpn_channels=64 (repeatable; `instaseg models "
                           "--options MODEL` lists them)")
     run.add_argument("--out", help="run directory (refused if not empty, unless --overwrite)")
+    run.add_argument("--teacher", metavar="CHECKPOINT",
+                     help="distil a trained model into this one: the student also imitates the teacher's class "
+                          "probabilities and masks for every training object (docs/training.md)")
     length = run.add_mutually_exclusive_group()
     length.add_argument("--epochs", type=int, help="train for N epochs")
     length.add_argument("--minutes", type=float, help="train for M minutes of training time")
@@ -90,7 +93,8 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
                       color_jitter=0.0 if args.no_color_jitter else base.color_jitter)
     return TrainConfig(
         data=args.data, out=args.out, val=args.val, images=args.images, val_images=args.val_images,
-        model=args.model, model_options=model_options, epochs=args.epochs, minutes=args.minutes,
+        model=args.model, model_options=model_options, teacher=args.teacher, epochs=args.epochs,
+        minutes=args.minutes,
         image_size=args.img_size,
         batch_size=args.batch, accumulate=args.accumulate, device=args.device or "cpu",
         workers=args.workers if args.workers is not None else TrainConfig.workers, optimizer=args.optimizer,

@@ -19,6 +19,7 @@ class TrainConfig:
     val_images: str | None = None
     model: str = DEFAULT_MODEL
     model_options: dict[str, Any] = field(default_factory=dict)  # overrides of the model's config fields
+    teacher: str | None = None  # checkpoint of a trained model to distil into this one (engine.distillation)
     epochs: int | None = None  # exactly one of epochs / minutes bounds the run; epochs wins when both set
     minutes: float | None = None
     image_size: int = 320

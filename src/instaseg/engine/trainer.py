@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from contextlib import nullcontext
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import TYPE_CHECKING, Callable, Iterable
 
 import torch
 from torch import nn
@@ -18,6 +18,9 @@ from instaseg.engine.optim import lr_factor, set_learning_rate
 from instaseg.engine.state import TrainState
 from instaseg.errors import InstasegError
 from instaseg.models.base import InstanceSegmentationModel
+
+if TYPE_CHECKING:
+    from instaseg.engine.distillation import Teacher
 
 
 class TrainingDiverged(InstasegError):
@@ -34,9 +37,9 @@ class Trainer:
 
     def __init__(self, *, model: InstanceSegmentationModel, optimizer: torch.optim.Optimizer, config: TrainConfig,
                  make_loader: Callable[[int, int], Iterable], batches_per_epoch: int, metadata: ModelMetadata,
-                 ema: ModelEMA | None = None, state: TrainState | None = None,
+                 ema: ModelEMA | None = None, teacher: Teacher | None = None, state: TrainState | None = None,
                  hooks: list[HookBase] | None = None, stop_after: int | None = None) -> None:
-        self.model, self.optimizer, self.config, self.ema = model, optimizer, config, ema
+        self.model, self.optimizer, self.config, self.ema, self.teacher = model, optimizer, config, ema, teacher
         self.make_loader, self.batches_per_epoch, self.metadata = make_loader, batches_per_epoch, metadata
         self.state = state or TrainState()
         self.device = torch.device(config.device)
@@ -91,8 +94,10 @@ class Trainer:
         self._update_learning_rate()
         images = [image.to(self.device, non_blocking=True) for image in images]
         targets = [target.to(self.device) for target in targets]
+        # A teacher's predictions for the batch's objects, which the student learns to imitate as well.
+        imitate = {"soft_targets": self.teacher(images, targets)} if self.teacher is not None else {}
         with self._autocast():
-            losses = self.model.loss(images, targets)
+            losses = self.model.loss(images, targets, **imitate)
         total = sum(losses.values())
         if not torch.isfinite(total):
             values = ", ".join(f"{k}={v.item():.4g}" for k, v in losses.items())

@@ -69,6 +69,8 @@ class Predictor:
             model = model.to(self.device).eval()
             if any(isinstance(m, nn.BatchNorm2d) for m in model.modules()):
                 model = fold_batch_norms(model)
+                # The folded copy keeps its weights in the layout the network reads: no per-call reordering.
+                model = model.to(memory_format=getattr(model, "memory_format", torch.contiguous_format))
         self.model = model
         self.metadata = metadata
         self.score_threshold = float(score_threshold)

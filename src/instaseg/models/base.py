@@ -11,6 +11,11 @@ A trainable model is an ``InstanceSegmentationModel`` (an ``nn.Module``) with tw
 ``images`` are lists of (3, H, W) float tensors in [0, 1] of any sizes (the model normalises and pads them
 itself); ``targets`` are ``Instances`` at the same sizes. ``forward`` is not part of the protocol.
 
+Distillation (``instaseg train --teacher``) adds two optional calls. A teacher implements
+``predict_objects(images, targets) -> list[SoftTargets]``: its class probabilities and mask for each
+ground-truth object. A student sets ``learns_from_teacher`` and takes ``loss(images, targets, soft_targets=...)``,
+adding imitation terms to its losses (``models.losses.distillation``).
+
 Each model class declares its ``task`` and its ``ranking_metric``: the key (``"segm/AP"``) of the
 evaluator's metrics that the trainer keeps the best checkpoint by. Methods that need no training (the
 classical ones) implement only ``predict`` and ``task`` (``Predicts``); everything downstream of prediction
@@ -24,6 +29,7 @@ from typing import ClassVar, Literal, Protocol, Sequence, runtime_checkable
 import torch
 from torch import nn
 
+from instaseg.models.losses.distillation import SoftTargets
 from instaseg.structures.instances import Instances
 
 Task = Literal["instance", "panoptic", "semantic", "prompt-conditioned"]
@@ -46,6 +52,9 @@ class InstanceSegmentationModel(nn.Module):
 
     task: ClassVar[Task] = "instance"
     ranking_metric: ClassVar[str] = "segm/AP"
+    # The layout the network's convolutions read; the predictor stores the weights in it too.
+    memory_format: ClassVar[torch.memory_format] = torch.contiguous_format
+    learns_from_teacher: ClassVar[bool] = False  # its ``loss`` takes ``soft_targets``
 
     def loss(self, images: Sequence[torch.Tensor], targets: Sequence[Instances]) -> dict[str, torch.Tensor]:
         """Named scalar losses of one batch (the trainer sums them)."""
@@ -56,6 +65,10 @@ class InstanceSegmentationModel(nn.Module):
         """One ``Instances`` per image at ``output_sizes`` (default: each input's size), best first, keeping
         scores above ``score_threshold`` and at most ``max_instances``."""
         raise NotImplementedError
+
+    def predict_objects(self, images: Sequence[torch.Tensor], targets: Sequence[Instances]) -> list[SoftTargets]:
+        """As a teacher: this model's class probabilities and mask for each of the targets' objects."""
+        raise NotImplementedError(f"{type(self).__name__} cannot teach")
 
     def forward(self, *args, **kwargs):
         raise TypeError(f"{type(self).__name__}: call .loss(images, targets) to train or .predict(images, ...) "

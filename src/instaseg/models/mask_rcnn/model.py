@@ -15,6 +15,7 @@ from torchvision.models.detection.image_list import ImageList
 from instaseg.inference.postprocess.paste import paste_masks
 from instaseg.models.base import ImageSize, InstanceSegmentationModel, resolve_output_sizes
 from instaseg.models.layers import normalize_and_pad
+from instaseg.models.losses import SoftTargets
 from instaseg.models.mask_rcnn.proposals import ProposalNetwork
 from instaseg.models.mask_rcnn.roi_heads import BoxMaskRoIHeads
 from instaseg.structures.instances import Instances
@@ -53,6 +54,21 @@ class MaskRCNN(InstanceSegmentationModel):
         detections = self.roi_heads.detect(features, proposals, batch.image_sizes, score_threshold=score_threshold,
                                            max_detections=max_instances)
         return [self.postprocess(d, size, out) for d, size, out in zip(detections, batch.image_sizes, output_sizes)]
+
+    @torch.no_grad()
+    def predict_objects(self, images: Sequence[torch.Tensor], targets: Sequence[Instances]) -> list[SoftTargets]:
+        """As a teacher: the RoI heads run on the targets' own boxes; the box head's class probabilities
+        (background's share left out) and the mask head's probabilities for each object's own class."""
+        batch = self.preprocess(images)
+        features = self.neck(self.backbone(batch.tensors))
+        boxes = [target.boxes.float() for target in targets]
+        class_logits, _ = self.roi_heads.box_logits(features, boxes, batch.image_sizes)
+        class_probs = class_logits.softmax(dim=1)[:, 1:]  # torchvision's heads reserve class 0 for background
+        mask_logits = self.roi_heads.mask_logits(features, boxes, batch.image_sizes)  # (P, C + 1, M, M)
+        labels = torch.cat([target.labels for target in targets]) + 1
+        mask_probs = mask_logits[torch.arange(len(labels), device=labels.device), labels].sigmoid()
+        counts = [len(target) for target in targets]
+        return [SoftTargets(c, m) for c, m in zip(class_probs.split(counts), mask_probs.split(counts))]
 
     def preprocess(self, images: Sequence[torch.Tensor]) -> ImageList:
         """Normalise and zero-pad to one (B, 3, H', W') batch whose sides are multiples of the stride."""

@@ -26,6 +26,9 @@ class YolactConfig:
     semantic_weight: float = 1.0  # YOLACT++'s auxiliary semantic segmentation of the finest level
     mask_rescoring: bool = False  # YOLACT++'s mask re-scoring: score = class score x predicted mask IoU
     rescoring_weight: float = 1.0
+    # Imitating a teacher (``instaseg train --teacher``): the gains of the class and mask terms they mirror.
+    distill_class_weight: float = 0.5
+    distill_mask_weight: float = 7.5
     # Prediction.
     pre_nms_candidates: int = 1000
     nms_threshold: float = 0.6
