@@ -36,9 +36,8 @@ class Teacher:
                                 "the mask_rcnn_* and yolact_* models can")
         return cls(predictor.model, metadata.model)
 
-    @torch.no_grad()
     def __call__(self, images: Sequence[torch.Tensor], targets: Sequence[Instances]) -> list[SoftTargets]:
-        return self.model.predict_objects(images, targets)
+        return self.model.predict_objects(images, targets)  # teachers' predict_objects run without gradients
 
 
 def check_student(model: InstanceSegmentationModel, name: str) -> None:
